@@ -1,0 +1,39 @@
+# The two commands of the README:
+#   make demo   - set up everything, then run `llamatouch eval --agent autodroid`
+#                 on the embedded virtual device with the embedded model
+#   make test   - set up everything, then ruff, mypy and the whole pytest suite
+# Both do their own set-up on a fresh machine (virtual env, Python packages,
+# the embedded model and encoder, Chromium for browser tests).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.llamatouch-setup
+
+.PHONY: setup demo test lint typecheck pytest bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/llamatouch eval --agent autodroid
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy -p llamatouch -p llamatouch_agents -p llamatouch_emulator
+
+pytest: setup
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: setup
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

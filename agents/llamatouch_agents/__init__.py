@@ -1,0 +1,1 @@
+"""Agents for llamatouch: AutoDroid and baselines."""

@@ -1,0 +1,1 @@
+"""The virtual device, its ADB wire-protocol server and the demo world."""

@@ -1,0 +1,5 @@
+import sys
+
+from llamatouch.cli import main
+
+sys.exit(main())

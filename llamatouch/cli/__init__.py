@@ -1,0 +1,71 @@
+"""The ``llamatouch`` command.
+
+Each subcommand lives in its own module ``llamatouch.cli.<module>`` that defines
+``add_arguments(parser)`` and ``run(args) -> int``. Those modules import only the standard
+library at the top; heavy imports happen inside ``run`` so that ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from llamatouch import __version__
+from llamatouch.errors import LlamaTouchError
+
+#: (command, module, one-line help) in the order ``--help`` lists them.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("eval", "eval_cmd", "run an agent on tasks, record traces, score them, report"),
+    ("score", "score_cmd", "score recorded traces against essential-state annotations"),
+    ("report", "report_cmd", "write a static HTML report of an eval or score run"),
+    ("annotate", "annotate_cmd", "open the web annotation tool on a ground-truth trace"),
+    ("tasks", "tasks_cmd", "list task suites and their tasks"),
+    ("datasets", "datasets_cmd", "import datasets (DroidTask, DroidBot, LlamaTouch)"),
+    ("devices", "devices_cmd", "list connected devices and check their health"),
+    ("emulator", "emulator_cmd", "serve a virtual device over the ADB protocol"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llamatouch",
+        description="A testbed for mobile UI agents: run agents on real or virtual Android "
+        "devices, record their traces, and score them against essential states.",
+    )
+    parser.add_argument("--version", action="version", version=f"llamatouch {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module, help_text in COMMANDS:
+        mod = importlib.import_module(f"llamatouch.cli.{module}")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    mod = importlib.import_module(f"llamatouch.cli.{args._module}")
+    try:
+        return int(mod.run(args))
+    except LlamaTouchError as exc:
+        print(f"llamatouch {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"llamatouch {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

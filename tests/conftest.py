@@ -1,0 +1,37 @@
+"""Shared fixtures. Real data comes from ../shared (or $LLAMATOUCH_SHARED)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from llamatouch.paths import shared_data_dir
+
+# The adb server must never try mDNS discovery on this closed network.
+os.environ.setdefault("ADB_MDNS", "0")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared real-data folder; the suite fails loudly when it is missing."""
+    path = shared_data_dir()
+    if not (path / "data").is_dir():
+        pytest.fail(f"shared real data not found at {path} (set LLAMATOUCH_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def droidtask_dir(shared_data: Path) -> Path:
+    return shared_data / "data" / "droidtask"
+
+
+@pytest.fixture(scope="session")
+def qqmusic_dir(shared_data: Path) -> Path:
+    return shared_data / "data" / "droidbot-qqmusic"
+
+
+@pytest.fixture(scope="session")
+def llamatouch_data_dir(shared_data: Path) -> Path:
+    return shared_data / "data" / "llamatouch"
