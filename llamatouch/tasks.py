@@ -39,6 +39,7 @@ class Task:
         gt_states: world state ids along the ground-truth path (``len(gt_actions)`` of them,
             the state each action was taken on, then the final state).
         app_label: the app's human-readable name.
+        world: world this task runs in on the virtual device (``""``: the suite's world).
         meta: free-form provenance (dataset, source file, quirks found on import).
     """
 
@@ -50,6 +51,7 @@ class Task:
     gt_actions: list[dict[str, Any]] = field(default_factory=list)
     gt_states: list[str] = field(default_factory=list)
     app_label: str = ""
+    world: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
 
