@@ -68,7 +68,7 @@ def test_suite_errors_name_the_field(tmp_path: Path, mutate, field: str) -> None
 def test_suite_malformed_json_names_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text('{"schema": ')
-    with pytest.raises(JsonFormatError, match="broken.json"):
+    with pytest.raises(JsonFormatError, match=r"broken\.json"):
         load_suite(path)
 
 
