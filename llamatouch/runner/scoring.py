@@ -1,0 +1,79 @@
+"""Scoring finished episodes with the essential-state evaluator (annotations loaded once)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from llamatouch.errors import LlamaTouchError
+from llamatouch.paths import annotations_dir
+from llamatouch.trace.format import read_trace
+
+log = logging.getLogger(__name__)
+
+
+def default_annotations_dir(suite: str, suite_source: str = "") -> Path | None:
+    """``annotations/<suite>/`` shipped with llamatouch, else ``<suite file dir>/annotations``
+    (where ``llamatouch datasets import`` writes them), else ``None``."""
+    shipped = annotations_dir() / suite
+    if shipped.is_dir():
+        return shipped
+    if suite_source:
+        beside = Path(suite_source).parent / "annotations"
+        if beside.is_dir():
+            return beside
+    return None
+
+
+class Scorer:
+    """Scores traces of one suite. Thread-safe (one evaluation at a time).
+
+    Args:
+        folder: annotations folder (``None``: every episode is ``unscored``).
+        require_finish: the evaluator's option that the agent must have declared completion.
+    """
+
+    def __init__(self, folder: Path | None, *, require_finish: bool = False) -> None:
+        self.folder = folder
+        self.require_finish = require_finish
+        self._lock = threading.Lock()
+        self.annotations: dict[str, Any] = {}
+        self.load_errors: list[str] = []
+        if folder is not None:
+            from llamatouch.essential.schema import load_annotations_dir
+
+            loaded = load_annotations_dir(folder)
+            self.annotations = dict(loaded)
+            self.load_errors = [str(e) for e in loaded.errors]
+        self._options: Any = None
+
+    def _evaluator_options(self) -> Any:
+        if self._options is None:
+            from llamatouch.evaluator import EvaluatorOptions
+
+            self._options = EvaluatorOptions(require_finish=self.require_finish)
+        return self._options
+
+    def has(self, task_id: str) -> bool:
+        return task_id in self.annotations
+
+    def score(self, trace_dir: Path, task_id: str) -> dict[str, Any] | None:
+        """The verdict as JSON (``None`` when the task has no annotation).
+
+        An evaluator failure is a verdict ``error`` with its reason, never an exception.
+        """
+        ann = self.annotations.get(task_id)
+        if ann is None:
+            return None
+        from llamatouch.evaluator import evaluate
+
+        with self._lock:
+            try:
+                trace = read_trace(trace_dir)
+                verdict = evaluate(trace, ann, self._evaluator_options())
+                out: dict[str, Any] = verdict.to_json()
+            except LlamaTouchError as exc:
+                out = {"status": "error", "reason": f"{type(exc).__name__}: {exc}"}
+        return out
