@@ -65,12 +65,15 @@ class StateIndex:
         alias_of: every known ``state_str`` → its canonical id.
         aliases: canonical id → the other ``state_str`` hashes merged into it (same content).
         files: canonical id → tags of every state file recorded for it.
+        all_files: every readable state file in time order (canonical id in ``state_str``
+            resolves through :meth:`resolve`).
     """
 
     states: dict[str, StateFile] = field(default_factory=dict)
     alias_of: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, list[str]] = field(default_factory=dict)
     files: dict[str, list[str]] = field(default_factory=dict)
+    all_files: list[StateFile] = field(default_factory=list)
 
     def resolve(self, state_str: Any) -> str | None:
         """Canonical id of a recorded hash, or ``None`` when no state file has it."""
@@ -109,10 +112,13 @@ def load_states(
         known = index.alias_of.get(state_str)
         if known is not None:
             index.files[known].append(tag)
+            index.all_files.append(StateFile(path, tag, state_str, screen, ""))
             continue
         digest = hashlib.sha256(
             write_uiautomator_xml(screen) + b"\0" + screen.activity.encode()
         ).hexdigest()
+        state_file = StateFile(path, tag, state_str, screen, digest)
+        index.all_files.append(state_file)
         same = by_content.get(digest)
         if same is not None:
             index.alias_of[state_str] = same
@@ -120,7 +126,7 @@ def load_states(
             index.files[same].append(tag)
             continue
         by_content[digest] = state_str
-        index.states[state_str] = StateFile(path, tag, state_str, screen, digest)
+        index.states[state_str] = state_file
         index.alias_of[state_str] = state_str
         index.aliases[state_str] = []
         index.files[state_str] = [tag]

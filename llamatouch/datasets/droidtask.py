@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +30,9 @@ import yaml
 
 from llamatouch.actions import Finish, Key, Tap, Type
 from llamatouch.datasets.droidbot_common import (
-    EventFile,
-    StateIndex,
-    convert_event,
     find_event_node,
     load_events,
     load_states,
-    parse_am_start,
     rel,
 )
 from llamatouch.datasets.recorded_html import (
@@ -47,11 +42,12 @@ from llamatouch.datasets.recorded_html import (
     parse_recorded_html,
 )
 from llamatouch.datasets.report import AppSummary, ImportProblem, ImportReport
+from llamatouch.datasets.utg import AppContext, build_world
 from llamatouch.errors import InputFormatError
 from llamatouch.tasks import Task, TaskSuite
 from llamatouch.ui.html import MERGE_SEPARATOR, render_html
 from llamatouch.ui.node import UINode, UIScreen
-from llamatouch.world import World, WorldApp, WorldState, WorldTransition
+from llamatouch.world import World
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +77,6 @@ class ImportResult:
     @property
     def fully_resolved(self) -> list[Task]:
         return [t for t in self.suite.tasks if t.meta.get("fully_resolved")]
-
-
-@dataclass(slots=True)
-class _AppContext:
-    app: str
-    root: Path
-    index: StateIndex
-    events: list[EventFile]
-    problems: list[ImportProblem]
-    package: str = ""
-    by_start: dict[str, list[EventFile]] = field(default_factory=dict)
 
 
 def app_folders(dataset: Path) -> list[Path]:
@@ -162,12 +147,8 @@ def import_app(
     if not index.states:
         problems.append(ImportProblem("no_states", rel(app_dir, dataset), "no readable state", app))
         return None, [], summary
-    ctx = _AppContext(app, dataset, index, events, problems)
-    for ev in events:
-        sid = index.resolve(ev.data.get("start_state"))
-        if sid is not None:
-            ctx.by_start.setdefault(sid, []).append(ev)
-    world = _build_world(ctx)
+    ctx = AppContext(app, dataset, index, events, problems)
+    world = build_world(ctx, WORLD_PREFIX + app)
     summary.package = ctx.package
     summary.states = len(world.states)
     summary.transitions = len(world.transitions)
@@ -179,119 +160,6 @@ def import_app(
     summary.tasks = len(app_tasks)
     summary.fully_resolved = sum(1 for t in app_tasks if t.meta.get("fully_resolved"))
     return world, app_tasks, summary
-
-
-# -- world ---------------------------------------------------------------------------------
-
-
-def _build_world(ctx: _AppContext) -> World:
-    index = ctx.index
-    states = {
-        sid: WorldState(
-            id=sid,
-            activity=sf.screen.activity,
-            package=sf.screen.package,
-            width=sf.screen.width,
-            height=sf.screen.height,
-            aliases=list(index.aliases[sid]),
-        )
-        for sid, sf in index.states.items()
-    }
-    screens = {sid: sf.screen for sid, sf in index.states.items()}
-    launches: Counter[tuple[str, str]] = Counter()
-    start_targets: Counter[str] = Counter()
-    home_sources: Counter[str] = Counter()
-    transitions: list[WorldTransition] = []
-    seen: set[tuple[str, str, str]] = set()
-    for ev in ctx.events:
-        source_file = rel(ev.path, ctx.root)
-        src = index.resolve(ev.data.get("start_state"))
-        dst = index.resolve(ev.data.get("stop_state"))
-        conv = convert_event(ev.event, screens.get(src) if src else None)
-        if conv.stop:
-            continue
-        if conv.action is None:
-            ctx.problems.append(
-                ImportProblem("event_unsupported", source_file, conv.problem or "?", ctx.app)
-            )
-            continue
-        if conv.action["action"] == "open_app":
-            started = parse_am_start(str(ev.event.get("intent") or ""))
-            if started is not None:
-                launches[started] += 1
-            if dst is not None:
-                start_targets[dst] += 1
-            if src is not None:
-                home_sources[src] += 1
-        if src is None or dst is None:
-            which = "start_state" if src is None else "stop_state"
-            ctx.problems.append(
-                ImportProblem(
-                    "event_state_unresolved",
-                    source_file,
-                    f"{which} {ev.data.get(which)!r} matches no state file; edge dropped",
-                    ctx.app,
-                )
-            )
-            continue
-        if conv.problem is not None:
-            ctx.problems.append(
-                ImportProblem("event_target_unresolved", source_file, conv.problem, ctx.app)
-            )
-        ident = (src, dst, repr(sorted(conv.action.items())))
-        if ident in seen:
-            continue
-        seen.add(ident)
-        transitions.append(
-            WorldTransition(
-                source=src,
-                target=dst,
-                action=conv.action,
-                element_key=conv.element_key,
-                element=conv.element,
-                event_type=ev.event_type,
-            )
-        )
-    apps: list[WorldApp] = []
-    if launches:
-        (package, activity), _ = launches.most_common(1)[0]
-    else:
-        package = _majority_package(ctx, screens)
-        activity = ""
-    ctx.package = package
-    start_state = ""
-    for sid, _ in start_targets.most_common():
-        if states[sid].package == package:
-            start_state = sid
-            break
-    if not start_state:
-        start_state = next(
-            (sid for sid, st in states.items() if st.package == package), next(iter(states))
-        )
-    home = next(
-        (sid for sid, _ in home_sources.most_common() if states[sid].package != package), ""
-    )
-    apps.append(
-        WorldApp(
-            package=package,
-            label=ctx.app.replace("_", " ").title(),
-            start_state=start_state,
-            launcher_activity=activity,
-        )
-    )
-    return World(
-        name=WORLD_PREFIX + ctx.app,
-        home_state=home,
-        apps=apps,
-        states=states,
-        transitions=transitions,
-        screens=screens,
-    )
-
-
-def _majority_package(ctx: _AppContext, screens: Mapping[str, UIScreen]) -> str:
-    counts = Counter(s.package for s in screens.values() if s.package)
-    return counts.most_common(1)[0][0] if counts else ctx.app
 
 
 # -- tasks ---------------------------------------------------------------------------------
@@ -315,7 +183,7 @@ def _load_task_yaml(path: Path) -> Any:
         raise InputFormatError(path, f"malformed YAML: {exc}") from exc
 
 
-def _import_task(ctx: _AppContext, world: World, number: int, path: Path) -> Task | None:
+def _import_task(ctx: AppContext, world: World, number: int, path: Path) -> Task | None:
     source = rel(path, ctx.root)
     task_id = f"{ctx.app}-task{number}"
 
@@ -386,7 +254,7 @@ def _import_task(ctx: _AppContext, world: World, number: int, path: Path) -> Tas
     )
 
 
-def _candidates(ctx: _AppContext, value: Any) -> tuple[list[str], list[Any]]:
+def _candidates(ctx: AppContext, value: Any) -> tuple[list[str], list[Any]]:
     """Resolved state ids for a record's ``state_str`` (a hash or a list of hashes)."""
     raw = value if isinstance(value, list) else [value]
     out: list[str] = []
@@ -398,7 +266,7 @@ def _candidates(ctx: _AppContext, value: Any) -> tuple[list[str], list[Any]]:
 
 
 def _resolve_record(
-    ctx: _AppContext,
+    ctx: AppContext,
     world: World,
     rec: Any,
     i: int,
@@ -446,7 +314,7 @@ def _resolve_record(
 
 
 def _find_node(
-    ctx: _AppContext,
+    ctx: AppContext,
     screen: UIScreen,
     sid: str,
     new_state: str | None,
