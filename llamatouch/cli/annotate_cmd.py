@@ -1,13 +1,58 @@
-"""Placeholder: this subcommand is being built (see the issue tracker)."""
+"""``llamatouch annotate TRACE_DIR``: the web annotation tool on a ground-truth trace."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("trace_dir", type=Path, help="ground-truth episode folder (trace v1)")
+    parser.add_argument(
+        "--annotations",
+        type=Path,
+        default=None,
+        help="annotation store the tool saves to (default: the repository's annotations/)",
+    )
+    parser.add_argument("--task-id", default="", help="task id (default: from the trace)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit(f"llamatouch {args.command}: not implemented yet")
+    import webbrowser
+
+    from llamatouch.paths import annotations_dir
+    from llamatouch.web.app import create_app, make_server, new_token
+    from llamatouch.web.session import AnnotationSession, SessionConfig
+
+    session = AnnotationSession(
+        SessionConfig(
+            trace_dir=args.trace_dir.resolve(),
+            annotations_dir=(args.annotations or annotations_dir()).resolve(),
+            task_id=args.task_id,
+        )
+    )
+    token = new_token()
+    server = make_server(create_app(session, token), args.host, args.port)
+    host = server.server_address[0]
+    shown = f"[{host}]" if ":" in str(host) else host
+    url = f"http://{shown}:{server.server_port}/?token={token}"
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}: anyone who can reach it and has the URL "
+              "can read the trace and write annotations", file=sys.stderr)
+    print(f"annotating {session.config.task_id} ({len(session.trace.steps)} steps)")
+    print(f"saving to {session.config.annotations_dir}")
+    print(f"open {url}", flush=True)
+    if not args.no_browser:
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
