@@ -35,3 +35,20 @@ def qqmusic_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def llamatouch_data_dir(shared_data: Path) -> Path:
     return shared_data / "data" / "llamatouch"
+
+
+# --- LLM (owned by the llm area; see docs/llm.md) ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def embedded_llm():  # type: ignore[no-untyped-def]
+    """The embedded SmolLM2 GGUF through llama.cpp, loaded once per test session.
+
+    Shared by every test that needs real inference. Its KV cache is shared too: a test that
+    counts cached tokens calls ``embedded_llm.reset_cache()`` first.
+    """
+    from llamatouch.llm import LLMConfig, load_backend
+
+    backend = load_backend(LLMConfig(n_ctx=4096, timeout_s=300.0, retries=1))
+    yield backend
+    backend.close()

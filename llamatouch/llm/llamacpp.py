@@ -44,6 +44,19 @@ FALLBACK_CHAT_TEMPLATE = (
 )
 
 
+#: Fewest prompt tokens evaluated per call, and per prefill batch (see ``_reuse_prefix``).
+MIN_SUFFIX = 2
+
+
+def _chunks(tokens: list[int], size: int) -> list[list[int]]:
+    """Split into batches of at most ``size`` tokens, never leaving a 1-token batch."""
+    out = [tokens[i : i + size] for i in range(0, len(tokens), size)]
+    if len(out) > 1 and len(out[-1]) < MIN_SUFFIX:
+        out[-1] = out[-2][-1:] + out[-1]
+        out[-2] = out[-2][:-1]
+    return out
+
+
 class _Timeout(Exception):
     """Internal: the deadline passed during prefill."""
 
@@ -216,8 +229,11 @@ class LlamaCppBackend(LLMBackend):
             if a != b:
                 break
             common += 1
-        # At least one prompt token must be evaluated to get fresh logits to sample from.
-        common = min(common, len(prompt) - 1)
+        # Evaluate at least MIN_SUFFIX prompt tokens: fresh logits are needed to sample from,
+        # and llama.cpp's CPU kernels for a 1-token batch round differently from larger batches
+        # (measured: logits differ by up to ~0.6), which could flip a greedy choice between a
+        # cached and an uncached run of the same prompt.
+        common = min(common, len(prompt) - MIN_SUFFIX)
         if common <= 0 or not llm._ctx.kv_cache_seq_rm(-1, common, -1):
             llm.reset()
             return 0
@@ -238,13 +254,12 @@ class LlamaCppBackend(LLMBackend):
         deadline = t0 + self.config.timeout_s
         cached = self._reuse_prefix(prompt)
         todo = prompt[cached:]
-        step = max(1, llm.n_batch)
-        for i in range(0, len(todo), step):
+        for chunk in _chunks(todo, max(MIN_SUFFIX, llm.n_batch)):
             if self.clock() > deadline:
                 raise _Timeout(
                     f"deadline passed during prefill ({llm.n_tokens}/{len(prompt)} tokens)"
                 )
-            llm.eval(todo[i : i + step])
+            llm.eval(chunk)
         t1 = self.clock()
 
         llm.set_seed(seed)
