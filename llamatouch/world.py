@@ -59,6 +59,8 @@ class WorldTransition:
             ``class_name``, ``bounds`` as ``[l, t, r, b]``) so that a replay can match it even
             when the key moved.
         event_type: the recorder's own event name (``click``, ``set_text``, ``key`` ...).
+        effects: system-state changes the transition causes on a virtual device:
+            ``{"uninstall": [package, ...], "install": [package, ...]}`` (empty: none).
     """
 
     source: str
@@ -67,6 +69,7 @@ class WorldTransition:
     element_key: str | None = None
     element: dict[str, Any] | None = None
     event_type: str = ""
+    effects: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -78,12 +81,15 @@ class WorldApp:
         label: the name shown on the launcher.
         start_state: state shown when the app is launched fresh.
         launcher_activity: ``package/.Activity`` that ``am start`` / ``monkey`` starts.
+        installed: whether the app is installed when a virtual device starts or resets
+            (transitions' ``effects`` may install or uninstall it later).
     """
 
     package: str
     label: str
     start_state: str
     launcher_activity: str = ""
+    installed: bool = True
 
 
 @dataclass(slots=True)
