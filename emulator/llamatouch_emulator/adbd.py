@@ -1,0 +1,484 @@
+"""The device side of the ADB protocol, serving one virtual device over TCP.
+
+The real ``adb`` server connects with ``adb connect 127.0.0.1:PORT`` and then multiplexes all
+its streams over that one TCP connection (AOSP ``protocol.txt``):
+
+* ``CNXN`` handshake: we answer with our banner (``device::ro.product.name=...;features=...``)
+  and never ask for ``AUTH`` (like an emulator image with ``ro.adb.secure=0``); an ``AUTH``
+  from the host is answered with our ``CNXN``.
+* ``OPEN(local, 0, "service")`` → ``OKAY(ours, local)`` or ``CLSE(0, local)`` for a service we
+  do not offer; ``WRTE`` is acknowledged with ``OKAY``; we send one ``WRTE`` at a time per stream
+  and wait for the host's ``OKAY`` (no ``delayed_ack``); ``CLSE`` ends a stream.
+
+Services: ``shell:CMD`` (raw, stdout and stderr merged), ``shell,v2[,...]:CMD`` (shell
+protocol v2 packets: 1 = stdout, 2 = stderr, 3 = exit), ``exec:CMD`` (binary-safe), ``sync:``
+(STAT, LIST, RECV, SEND, QUIT; see :mod:`llamatouch_emulator.adb_sync`) and ``tcp:9008`` (the
+uiautomator2 server subset, :mod:`llamatouch_emulator.u2server`). Commands are interpreted by
+:class:`~llamatouch_emulator.shell_cmds.Shell`; nothing runs on the host.
+
+Advertised features, deliberately few: ``shell_v2`` (implemented), ``cmd`` (the ``cmd``
+command answers for package/activity/window/input/settings), ``fixed_push_mkdir`` (pushes
+create parent folders). Not advertised, so the host falls back to what we implement:
+``stat_v2``/``ls_v2``/``sendrecv_v2`` (sync v1 is used), ``abb``/``abb_exec``, ``apex``,
+``delayed_ack`` (one WRTE in flight per stream), ``push_sync``, ``track_app``.
+
+When the served device vanishes (its calls raise
+:class:`~llamatouch.errors.DeviceGoneError`, e.g. by fault injection) the server drops every
+connection and refuses new ones, as an unplugged phone would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from llamatouch.errors import DeviceGoneError
+from llamatouch_emulator import adb_proto as P
+from llamatouch_emulator.adb_sync import serve_sync
+from llamatouch_emulator.shell_cmds import ServedDevice, Shell, ShellResult
+from llamatouch_emulator.u2server import (
+    U2_PORT,
+    HttpError,
+    U2Server,
+    http_response,
+    parse_request,
+)
+
+log = logging.getLogger(__name__)
+
+FEATURES: tuple[str, ...] = ("shell_v2", "cmd", "fixed_push_mkdir")
+#: Shell protocol v2 packet ids (AOSP ``shell_protocol.h``).
+SHELL_STDIN, SHELL_STDOUT, SHELL_STDERR, SHELL_EXIT, SHELL_CLOSE_STDIN, SHELL_WINDOW = range(6)
+
+_T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class AdbServerConfig:
+    """How the ADB device server listens.
+
+    Attributes:
+        host: address to bind; ``127.0.0.1`` by default (serving other hosts is opt-in).
+        port: TCP port; ``0`` picks a free one (see :attr:`AdbDeviceServer.port`).
+        max_payload: largest WRTE payload we accept and advertise in CNXN.
+        ack_timeout_s: how long a stream waits for the host's OKAY before it is dropped.
+        props: ``getprop`` values (``None``: :func:`~llamatouch_emulator.shell_cmds.default_props`);
+            ``ro.product.name/model/device`` go into the CNXN banner.
+        features: the feature list of the banner.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    max_payload: int = P.MAX_PAYLOAD
+    ack_timeout_s: float = 30.0
+    props: dict[str, str] | None = None
+    features: tuple[str, ...] = FEATURES
+
+
+class StreamClosed(Exception):
+    """The host closed the stream (or the connection went away)."""
+
+
+@dataclass(eq=False)
+class Stream:
+    """One ADB stream of a connection (our ``local_id`` ↔ the host's ``remote_id``)."""
+
+    conn: _Connection
+    local_id: int
+    remote_id: int
+    service: str
+    buf: bytearray = field(default_factory=bytearray)
+    data_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    acked: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: bool = False
+
+    def feed(self, data: bytes) -> None:
+        self.buf.extend(data)
+        self.data_ready.set()
+
+    async def read_exact(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            if self.closed:
+                raise StreamClosed(self.service)
+            self.data_ready.clear()
+            await self.data_ready.wait()
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    async def read_some(self) -> bytes:
+        while not self.buf:
+            if self.closed:
+                raise StreamClosed(self.service)
+            self.data_ready.clear()
+            await self.data_ready.wait()
+        out = bytes(self.buf)
+        self.buf.clear()
+        return out
+
+    async def write(self, data: bytes) -> None:
+        limit = self.conn.peer_max_payload
+        view = memoryview(data)
+        for start in range(0, len(data), limit):
+            if self.closed:
+                raise StreamClosed(self.service)
+            self.acked.clear()
+            self.conn.send(P.Message(P.A_WRTE, self.local_id, self.remote_id,
+                                     bytes(view[start : start + limit])))
+            try:
+                await asyncio.wait_for(self.acked.wait(), self.conn.server.config.ack_timeout_s)
+            except TimeoutError as exc:
+                raise StreamClosed(f"{self.service}: no OKAY from the host") from exc
+            if self.closed and not self.acked.is_set():
+                raise StreamClosed(self.service)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.conn.send(P.Message(P.A_CLSE, self.local_id, self.remote_id))
+        self.data_ready.set()
+        self.acked.set()
+        self.conn.streams.pop(self.local_id, None)
+
+
+class _Connection:
+    """One TCP connection from an adb server."""
+
+    def __init__(self, server: AdbDeviceServer, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.streams: dict[int, Stream] = {}
+        self.next_id = 1
+        self.version = P.A_VERSION_SKIP_CHECKSUM
+        self.peer_max_payload = P.MAX_PAYLOAD_V1
+        self.connected = False
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def checksums(self) -> bool:
+        return self.version < P.A_VERSION_SKIP_CHECKSUM
+
+    def send(self, msg: P.Message) -> None:
+        if self.writer.is_closing():
+            return
+        self.writer.write(P.pack(msg, with_checksum=self.checksums))
+
+    async def run(self) -> None:
+        try:
+            while True:
+                head = await self.reader.readexactly(P.HEADER_SIZE)
+                command, arg0, arg1, length, crc = P.unpack_header(head)
+                data = await self.reader.readexactly(length) if length else b""
+                if self.checksums and crc != P.checksum(data):
+                    raise P.ProtocolError(f"bad checksum on {P.NAMES.get(command, command)}")
+                await self.handle(P.Message(command, arg0, arg1, data))
+                await self.writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        except P.ProtocolError as exc:
+            log.warning("adb connection dropped: %s", exc)
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        for stream in list(self.streams.values()):
+            stream.closed = True
+            stream.data_ready.set()
+            stream.acked.set()
+        self.streams.clear()
+        for t in list(self.tasks):
+            t.cancel()
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+    async def handle(self, msg: P.Message) -> None:
+        if msg.command == P.A_CNXN:
+            self.version = min(msg.arg0, P.A_VERSION_SKIP_CHECKSUM)
+            self.peer_max_payload = max(1, min(msg.arg1, self.server.config.max_payload))
+            self.connected = True
+            self.send(P.Message(P.A_CNXN, self.version, self.server.config.max_payload,
+                                self.server.banner))
+            return
+        if msg.command == P.A_AUTH:
+            # We never sent a token; a host that volunteers auth gets our CNXN.
+            self.send(P.Message(P.A_CNXN, self.version, self.server.config.max_payload,
+                                self.server.banner))
+            return
+        if not self.connected:
+            return
+        if msg.command == P.A_OPEN:
+            self.open_stream(msg.arg0, msg.data.rstrip(b"\0").decode("utf-8", "replace"))
+        elif msg.command == P.A_WRTE:
+            stream = self.streams.get(msg.arg1)
+            if stream is None:
+                self.send(P.Message(P.A_CLSE, msg.arg1, msg.arg0))
+                return
+            stream.feed(msg.data)
+            self.send(P.Message(P.A_OKAY, stream.local_id, stream.remote_id))
+        elif msg.command == P.A_OKAY:
+            stream = self.streams.get(msg.arg1)
+            if stream is not None:
+                stream.acked.set()
+        elif msg.command == P.A_CLSE:
+            stream = self.streams.pop(msg.arg1, None)
+            if stream is not None:
+                stream.closed = True
+                stream.data_ready.set()
+                stream.acked.set()
+
+    def open_stream(self, remote_id: int, service: str) -> None:
+        handler = self.server.service_for(service)
+        if handler is None or remote_id == 0:
+            log.debug("refused service %r", service)
+            self.send(P.Message(P.A_CLSE, 0, remote_id))
+            return
+        local_id = self.next_id
+        self.next_id += 1
+        stream = Stream(self, local_id, remote_id, service)
+        self.streams[local_id] = stream
+        self.send(P.Message(P.A_OKAY, local_id, remote_id))
+        task = asyncio.get_running_loop().create_task(self._serve(stream, handler))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _serve(self, stream: Stream,
+                     handler: Callable[[Stream], Awaitable[None]]) -> None:
+        try:
+            await handler(stream)
+        except StreamClosed:
+            pass
+        except DeviceGoneError as exc:
+            log.info("served device vanished: %s", exc)
+            self.server.device_gone()
+            return
+        except Exception:
+            log.exception("service %r failed", stream.service)
+        with contextlib.suppress(Exception):
+            stream.close()
+            await self.writer.drain()
+
+
+class AdbDeviceServer:
+    """Serves one device over the ADB protocol.
+
+    Use :meth:`start` / :meth:`stop` (a background thread with its own event loop), or
+    :meth:`serve_forever` in the foreground. :attr:`shell` is the device's command interpreter
+    (its ``exec_log`` records every command that ran).
+    """
+
+    def __init__(self, device: ServedDevice, config: AdbServerConfig | None = None) -> None:
+        self.device = device
+        self.config = config or AdbServerConfig()
+        self.shell = Shell(device, dict(self.config.props) if self.config.props else None)
+        self.u2 = U2Server(self.shell)
+        props = self.shell.props
+        self.banner = P.device_banner(
+            {k: props.get(k, "") for k in ("ro.product.name", "ro.product.model",
+                                           "ro.product.device")},
+            self.config.features,
+        )
+        self.port = self.config.port
+        self.gone = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[_Connection] = set()
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+
+    @property
+    def address(self) -> str:
+        """``host:port`` to give ``adb connect``."""
+        return f"{self.config.host}:{self.port}"
+
+    # -- services ------------------------------------------------------------------------
+    def service_for(self, service: str) -> Callable[[Stream], Awaitable[None]] | None:
+        if self.gone:
+            return None
+        if service.startswith("shell") and ":" in service:
+            opts = service.split(":", 1)[0].split(",")[1:]
+            if "v2" in opts:
+                return self._shell_v2
+            return self._shell_raw
+        if service.startswith("exec:"):
+            return self._shell_raw
+        if service == "sync:":
+            return self._sync
+        if service.startswith("tcp:"):
+            port = service[4:].split(":", 1)[0]
+            if port == str(U2_PORT):
+                return self._u2
+        return None
+
+    async def _run_in_thread(self, fn: Callable[[], _T]) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, fn)
+
+    async def _run_command(self, stream: Stream) -> ShellResult | None:
+        command = stream.service.split(":", 1)[1]
+        if not command.strip():
+            return None
+        return await self._run_in_thread(lambda: self.shell.run(command))
+
+    async def _shell_raw(self, stream: Stream) -> None:
+        result = await self._run_command(stream)
+        if result is None:
+            await stream.write(b"/system/bin/sh: interactive shells are not supported by the "
+                               b"llamatouch virtual device\n")
+            return
+        await stream.write(result.stdout + result.stderr)
+
+    async def _shell_v2(self, stream: Stream) -> None:
+        result = await self._run_command(stream)
+        if result is None:
+            result = ShellResult(b"", b"/system/bin/sh: interactive shells are not supported "
+                                      b"by the llamatouch virtual device\n", 1)
+
+        def packet(kind: int, data: bytes) -> bytes:
+            return bytes([kind]) + len(data).to_bytes(4, "little") + data
+
+        out = bytearray()
+        if result.stdout:
+            out += packet(SHELL_STDOUT, result.stdout)
+        if result.stderr:
+            out += packet(SHELL_STDERR, result.stderr)
+        out += packet(SHELL_EXIT, bytes([result.status & 0xFF]))
+        await stream.write(bytes(out))
+
+    async def _sync(self, stream: Stream) -> None:
+        await serve_sync(stream, self.shell.fs)
+
+    async def _u2(self, stream: Stream) -> None:
+        buf = bytearray()
+        while True:
+            try:
+                req = parse_request(buf)
+            except HttpError as exc:
+                await stream.write(http_response(exc.status, str(exc).encode(), "text/plain",
+                                                 False))
+                return
+            if req is None:
+                buf += await stream.read_some()
+                continue
+            request = req
+            status, body, ctype = await self._run_in_thread(
+                functools.partial(self.u2.handle, request)
+            )
+            await stream.write(http_response(status, body, ctype, request.keep_alive))
+            if not request.keep_alive:
+                return
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def _on_client(self, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        if self.gone:
+            writer.close()
+            return
+        conn = _Connection(self, reader, writer)
+        self._connections.add(conn)
+        try:
+            await conn.run()
+        finally:
+            self._connections.discard(conn)
+
+    async def _open(self) -> None:
+        self._server = await asyncio.start_server(
+            self._on_client, self.config.host, self.config.port, reuse_address=True
+        )
+        sock = self._server.sockets[0]
+        self.port = int(sock.getsockname()[1])
+
+    def device_gone(self) -> None:
+        """Behave like an unplugged phone: drop every connection, refuse new ones."""
+        self.gone = True
+        for conn in list(self._connections):
+            conn.shutdown()
+        if self._server is not None:
+            self._server.close()
+
+    def start(self, timeout: float = 10.0) -> AdbDeviceServer:
+        """Listen in a background thread; returns once the port is bound."""
+        if self._thread is not None:
+            return self
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._open())
+            except BaseException as exc:  # bind errors are reported to start()
+                self._start_error = exc
+                self._started.set()
+                loop.close()
+                return
+            self._started.set()
+            try:
+                loop.run_forever()
+            finally:
+                self._close_all(loop)
+                loop.close()
+
+        self._thread = threading.Thread(target=main, name=f"adbd-{self.device.serial}",
+                                        daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout):
+            raise TimeoutError("ADB device server did not start in time")
+        if self._start_error is not None:
+            err = self._start_error
+            self._thread = None
+            raise OSError(f"cannot listen on {self.config.host}:{self.config.port}: {err}")
+        return self
+
+    def _close_all(self, loop: asyncio.AbstractEventLoop) -> None:
+        for conn in list(self._connections):
+            conn.shutdown()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(self._server.wait_closed())
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the background server (idempotent)."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        self._thread = None
+        self._loop = None
+
+    def serve_forever(self, on_ready: Callable[[AdbDeviceServer], Any] | None = None) -> None:
+        """Serve in the current thread until interrupted (Ctrl-C raises KeyboardInterrupt)."""
+
+        async def main() -> None:
+            await self._open()
+            if on_ready is not None:
+                on_ready(self)
+            assert self._server is not None
+            try:
+                await self._server.serve_forever()
+            finally:
+                for conn in list(self._connections):
+                    conn.shutdown()
+
+        asyncio.run(main())
+
+    def __enter__(self) -> AdbDeviceServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
