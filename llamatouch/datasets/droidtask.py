@@ -102,7 +102,7 @@ def import_droidtask(
 ) -> ImportResult:
     """Import a DroidTask download at ``path`` into ``out_dir`` (see the module docstring).
 
-    ``progress`` is called with each app folder name as it starts (the CLI drives a progress
+    ``progress`` is called with each app folder name when it is done (the CLI drives a progress
     bar with it).
     """
     dataset = Path(path).resolve()
@@ -116,9 +116,9 @@ def import_droidtask(
     tasks: list[Task] = []
     worlds: dict[str, Path] = {}
     for folder in folders:
+        world, app_tasks, summary = import_app(folder, dataset, report.problems)
         if progress is not None:
             progress(folder.name)
-        world, app_tasks, summary = import_app(folder, dataset, report.problems)
         if world is None:
             continue
         worlds[folder.name] = world.save(out / "worlds" / world.name)

@@ -15,11 +15,12 @@ from typing import Any
 
 from llamatouch.actions import action_from_json
 from llamatouch.errors import ActionError, SchemaError
-from llamatouch.tasks import Task
+from llamatouch.fsutil import safe_join
+from llamatouch.tasks import Task, TaskSuite
 from llamatouch.trace.format import StepRecord, TraceManifest, TraceWriter
 from llamatouch.ui.node import UIScreen
 from llamatouch.ui.xmlio import write_uiautomator_xml
-from llamatouch.world import World
+from llamatouch.world import World, load_world
 
 #: Agent name recorded in the manifest of ground-truth traces.
 GROUND_TRUTH_AGENT = "ground_truth"
@@ -134,3 +135,29 @@ def write_gt_trace(
         render=render,
         extra={"ground_truth": True},
     )
+
+
+def write_gt_traces(
+    suite: TaskSuite,
+    import_root: str | Path,
+    traces_dir: str | Path,
+    *,
+    tasks: Sequence[Task] | None = None,
+    render: ScreenshotFn | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> list[Path]:
+    """Write the ground-truth trace of every task with a ground truth (or of ``tasks``) to
+    ``traces_dir/<task id>/``; worlds are read from ``import_root/worlds/<task.world>``."""
+    root = Path(import_root)
+    worlds: dict[str, World] = {}
+    out: list[Path] = []
+    chosen = tasks if tasks is not None else [t for t in suite.tasks if t.gt_states]
+    for task in chosen:
+        name = task.world or suite.world
+        if name not in worlds:
+            worlds[name] = load_world(safe_join(root, "worlds", name))
+        target = safe_join(Path(traces_dir), task.id)
+        out.append(write_gt_trace(worlds[name], task, target, suite=suite.suite, render=render))
+        if progress is not None:
+            progress(1)
+    return out
