@@ -1,0 +1,23 @@
+"""The multi-level essential-state evaluator (and its baselines).
+
+``evaluate(trace, annotation, options)`` walks an agent's trace against the ordered
+checkpoints of an :class:`~llamatouch.essential.schema.Annotation` and returns a
+:class:`Verdict`; ``score_dir`` scores a whole folder (``llamatouch score``). See
+``docs/evaluator.md``.
+"""
+
+from llamatouch.evaluator.matcher import evaluate
+from llamatouch.evaluator.options import EvalOptions, Evidence, Verdict
+from llamatouch.evaluator.scoring import ScoreResult, score_dir, score_trace, summarise, to_frame
+
+__all__ = [
+    "EvalOptions",
+    "Evidence",
+    "ScoreResult",
+    "Verdict",
+    "evaluate",
+    "score_dir",
+    "score_trace",
+    "summarise",
+    "to_frame",
+]

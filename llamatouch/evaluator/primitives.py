@@ -1,0 +1,433 @@
+"""The primitives: each checks one thing on one step and says what it compared.
+
+A check returns an :class:`Outcome` (passed, score, threshold, expected, found, detail) or
+raises :class:`EvaluationError` when it cannot be computed (missing screenshot, unreadable
+hierarchy, no recorded activity...). Policies and directions are documented in
+``docs/annotations.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from llamatouch.actions import LongPress, Tap, Type
+from llamatouch.errors import EvaluationError
+from llamatouch.essential.schema import Component, Locator, Primitive, normalise_text
+from llamatouch.evaluator.options import EvalOptions
+from llamatouch.evaluator.stepview import IndexedNode, StepView
+from llamatouch.ui.node import UINode, UIScreen
+
+
+@dataclass(slots=True)
+class Outcome:
+    passed: bool
+    score: float | None = None
+    threshold: float | None = None
+    expected: Any = None
+    found: Any = None
+    detail: str = ""
+
+
+norm = lru_cache(maxsize=65536)(normalise_text)
+
+
+# -- locating components -------------------------------------------------------------------
+
+
+def _loc_candidates(sv: StepView, loc: Locator) -> list[IndexedNode]:
+    if loc.text is not None:
+        return sv.by_text(norm(loc.text))
+    if loc.content_desc is not None:
+        return sv.by_desc(norm(loc.content_desc))
+    if loc.resource_id is not None:
+        return sv.by_rid(loc.resource_id)
+    return sv.nodes()
+
+
+def _loc_match(item: IndexedNode, loc: Locator) -> bool:
+    n = item.node
+    return (
+        (loc.resource_id is None or n.resource_id == loc.resource_id)
+        and (loc.class_name is None or n.class_name == loc.class_name)
+        and (loc.text is None or item.text == norm(loc.text))
+        and (loc.content_desc is None or item.desc == norm(loc.content_desc))
+    )
+
+
+def find_component(sv: StepView, comp: Component) -> list[IndexedNode]:
+    """Nodes of the step's screen that are ``comp`` (any locator, state constraints)."""
+    out: list[IndexedNode] = []
+    seen: set[int] = set()
+    for loc in comp.locators():
+        for item in _loc_candidates(sv, loc):
+            n = item.node
+            if n.index in seen or not _loc_match(item, loc):
+                continue
+            if comp.checked is not None and n.checked != comp.checked:
+                continue
+            if comp.selected is not None and n.selected != comp.selected:
+                continue
+            seen.add(n.index)
+            out.append(item)
+    return out
+
+
+def rel_center(node: UINode, w: int, h: int) -> tuple[float, float]:
+    cx, cy = node.bounds.center
+    return cx / w, cy / h
+
+
+def _offset(node: UINode, comp: Component, w: int, h: int) -> float:
+    """Largest per-axis distance between the node's centre and the annotated centre."""
+    if comp.bounds is None:
+        return 0.0
+    cx, cy = rel_center(node, w, h)
+    ax = (comp.bounds[0] + comp.bounds[2]) / 2
+    ay = (comp.bounds[1] + comp.bounds[3]) / 2
+    return max(abs(cx - ax), abs(cy - ay))
+
+
+def _nearest(
+    sv: StepView, items: list[IndexedNode], comp: Component
+) -> tuple[IndexedNode | None, float]:
+    if not items:
+        return None, float("inf")
+    w, h = sv.screen_size()
+    best = min(items, key=lambda it: _offset(it.node, comp, w, h))
+    return best, _offset(best.node, comp, w, h)
+
+
+def describe_node(screen: UIScreen, node: UINode) -> dict[str, Any]:
+    out: dict[str, Any] = {"key": screen.key(node), "class_name": node.class_name}
+    if node.resource_id:
+        out["resource_id"] = node.resource_id
+    if node.text:
+        out["text"] = node.text
+    if node.content_desc:
+        out["content_desc"] = node.content_desc
+    b = node.bounds
+    out["bounds"] = [b.left, b.top, b.right, b.bottom]
+    return out
+
+
+# -- checks --------------------------------------------------------------------------------
+
+
+def check_exact(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+    comp = p.component
+    assert comp is not None
+    items = find_component(sv, comp)
+    best, off = _nearest(sv, items, comp)
+    tol = p.position_tolerance
+    expected = comp.describe()
+    if best is None:
+        return Outcome(False, 0.0, 1.0, expected, None, "no node with these attributes")
+    found = describe_node(sv.screen(), best.node)
+    if tol is not None and off > tol:
+        return Outcome(
+            False,
+            off,
+            tol,
+            expected,
+            found,
+            f"found, but its centre is {off:.3f} of the screen away (tolerance {tol})",
+        )
+    return Outcome(True, 1.0, 1.0, expected, found, f"{len(items)} matching node(s)")
+
+
+def check_absent(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+    comp = p.component
+    assert comp is not None
+    items = find_component(sv, comp)
+    tol = p.position_tolerance
+    if tol is not None and items:
+        w, h = sv.screen_size()
+        items = [it for it in items if _offset(it.node, comp, w, h) <= tol]
+    if items:
+        found = describe_node(sv.screen(), items[0].node)
+        return Outcome(False, 0.0, None, comp.describe(), found, "the component is on screen")
+    return Outcome(True, 1.0, None, comp.describe(), None, "not on screen")
+
+
+def check_activity(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+    expected = p.activity or ""
+    actual = sv.record.activity
+    if not actual:
+        raise EvaluationError(f"{sv.where()}: the step recorded no foreground activity")
+    if (p.match or "exact") == "package":
+        ok = package_of(actual) == package_of(expected)
+        detail = "same package" if ok else "different package"
+    else:
+        ok = full_activity(actual) == full_activity(expected)
+        detail = "same activity" if ok else "different activity"
+    return Outcome(ok, float(ok), 1.0, expected, actual, detail)
+
+
+def package_of(activity: str) -> str:
+    return activity.split("/", 1)[0]
+
+
+def full_activity(activity: str) -> str:
+    """``pkg/.Main`` -> ``pkg/pkg.Main``; ``pkg/x.y.Main`` unchanged; no ``/`` unchanged."""
+    if "/" not in activity:
+        return activity.strip()
+    pkg, cls = activity.strip().split("/", 1)
+    if cls.startswith("."):
+        cls = pkg + cls
+    return f"{pkg}/{cls}"
+
+
+def _type_norm(text: str, case_sensitive: bool) -> str:
+    import unicodedata
+
+    t = " ".join(unicodedata.normalize("NFKC", text).split())
+    return t if case_sensitive else t.casefold()
+
+
+def check_type(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+    expected = p.text or ""
+    action = sv.action()
+    if not isinstance(action, Type):
+        kind = "no action" if action is None else action.kind
+        return Outcome(False, 0.0, 1.0, expected, kind, "the action on this screen is not type")
+    a = _type_norm(action.text, p.case_sensitive)
+    e = _type_norm(expected, p.case_sensitive)
+    ok = a == e if (p.match or "equals") == "equals" else e in a
+    return Outcome(ok, float(ok), 1.0, expected, action.text, "typed text compared")
+
+
+def _clickable(n: UINode) -> bool:
+    return n.clickable or n.long_clickable or n.checkable or n.editable
+
+
+def _owner(screen: UIScreen, n: UINode) -> UINode:
+    """The clickable that owns ``n``: itself if clickable, else its nearest clickable ancestor."""
+    if _clickable(n):
+        return n
+    for a in screen.ancestors(n):
+        if _clickable(a):
+            return a
+    return n
+
+
+def _tap_point(sv: StepView) -> tuple[float, float] | None:
+    action = sv.action()
+    if isinstance(action, (Tap, LongPress)):
+        return float(action.x), float(action.y)
+    return None
+
+
+def check_click(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+    comp = p.component
+    assert comp is not None
+    expected = comp.describe()
+    point = _tap_point(sv)
+    if point is None:
+        action = sv.action()
+        kind = "no action" if action is None else action.kind
+        return Outcome(False, 0.0, 1.0, expected, kind, "the action on this screen is not a tap")
+    screen = sv.screen()
+    x, y = point
+    target = screen.hit_test(x, y)
+    items = find_component(sv, comp)
+    found_target = describe_node(screen, target) if target is not None else None
+    if not items:
+        return Outcome(
+            False,
+            0.0,
+            1.0,
+            expected,
+            {"tap": [x, y], "hit": found_target},
+            "the component is not on this screen",
+        )
+    for it in items:
+        if target is not None and _owner(screen, it.node) is target:
+            return Outcome(
+                True,
+                1.0,
+                1.0,
+                expected,
+                {"tap": [x, y], "hit": found_target},
+                "the tap hit the component",
+            )
+    jitter = (p.jitter if p.jitter is not None else opts.click_jitter) * sv.screen_size()[0]
+    for it in items:
+        owner = _owner(screen, it.node)
+        b = owner.bounds
+        dx = max(b.left - x, 0.0, x - (b.right - 1))
+        dy = max(b.top - y, 0.0, y - (b.bottom - 1))
+        dist = max(dx, dy)
+        related = target is None or owner in set(screen.descendants(target))
+        if dist <= jitter and related:
+            return Outcome(
+                True,
+                1.0 - dist / max(jitter, 1.0),
+                1.0,
+                expected,
+                {"tap": [x, y], "hit": found_target, "distance_px": dist},
+                f"the tap landed {dist:.0f}px outside the component (jitter {jitter:.0f}px)",
+            )
+    return Outcome(
+        False,
+        0.0,
+        1.0,
+        expected,
+        {"tap": [x, y], "hit": found_target},
+        "the tap hit something else",
+    )
+
+
+def check_installed(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+    pkgs = sv.record.installed_packages
+    if pkgs is None:
+        raise EvaluationError(f"{sv.where()}: the step recorded no installed packages")
+    present = (p.package or "").lower() in {x.strip().lower() for x in pkgs}
+    ok = present if p.type == "installed" else not present
+    return Outcome(
+        ok,
+        float(ok),
+        1.0,
+        p.package,
+        "installed" if present else "not installed",
+        f"{len(pkgs)} packages recorded",
+    )
+
+
+def _scorer(name: str) -> Callable[..., float]:
+    from rapidfuzz import fuzz
+
+    return {
+        "ratio": fuzz.ratio,
+        "partial_ratio": fuzz.partial_ratio,
+        "token_sort_ratio": fuzz.token_sort_ratio,
+        "token_set_ratio": fuzz.token_set_ratio,
+    }[name]
+
+
+def _reference_text(p: Primitive) -> str:
+    if p.effective_scope() == "screen":
+        return p.text or ""
+    assert p.component is not None
+    return p.component.text or p.component.content_desc or ""
+
+
+def check_fuzzy(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+    ref = norm(_reference_text(p))
+    if p.effective_scope() == "screen":
+        thr = p.threshold if p.threshold is not None else opts.fuzzy_screen_threshold
+        scorer = _scorer(p.scorer or "token_sort_ratio")
+        text = sv.screen_text()
+        score = scorer(ref, text, processor=None) / 100.0
+        return Outcome(
+            score >= thr,
+            score,
+            thr,
+            _reference_text(p),
+            text[:500],
+            f"whole screen, {p.scorer or 'token_sort_ratio'}",
+        )
+    thr = p.threshold if p.threshold is not None else opts.fuzzy_component_threshold
+    scorer = _scorer(p.scorer or "ratio")
+    labels = sv.labels()
+    if not labels:
+        return Outcome(False, 0.0, thr, _reference_text(p), None, "no text on screen")
+    from rapidfuzz import process
+
+    best = process.extractOne(ref, [lab for lab, _ in labels], scorer=scorer, processor=None)
+    assert best is not None
+    score = best[1] / 100.0
+    item = labels[best[2]][1]
+    return Outcome(
+        score >= thr,
+        score,
+        thr,
+        _reference_text(p),
+        describe_node(sv.screen(), item.node),
+        f"best node, {p.scorer or 'ratio'}",
+    )
+
+
+def check_semantic(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+    import numpy as np
+
+    from llamatouch.embed.minilm import get_encoder
+
+    thr = p.threshold if p.threshold is not None else opts.semantic_threshold
+    ref = _reference_text(p)
+    enc = get_encoder()
+    try:
+        if p.effective_scope() == "screen":
+            text = sv.screen_text()
+            vecs = enc.encode([ref, text or " "])
+            score = float(np.dot(vecs[0], vecs[1]))
+            return Outcome(score >= thr, score, thr, ref, text[:500], "whole screen, cosine")
+        labels = sv.labels()
+        if not labels:
+            return Outcome(False, 0.0, thr, ref, None, "no text on screen")
+        vecs = enc.encode([ref, *[lab for lab, _ in labels]])
+    except Exception as exc:  # the encoder is an external component: name its failure
+        raise EvaluationError(f"{sv.where()}: sentence encoder failed: {exc}") from exc
+    sims = vecs[1:] @ vecs[0]
+    i = int(np.argmax(sims))
+    score = float(sims[i])
+    return Outcome(
+        score >= thr,
+        score,
+        thr,
+        ref,
+        describe_node(sv.screen(), labels[i][1].node),
+        "best node, cosine",
+    )
+
+
+def check_image(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+    from llamatouch.evaluator.imagehash import best_distance
+
+    comp = p.component
+    assert comp is not None and comp.bounds is not None and p.hash is not None
+    img = sv.image()
+    iw, ih = img.size
+    thr = p.max_distance if p.max_distance is not None else opts.image_max_distance
+    box: tuple[float, float, float, float]
+    located = "annotated position"
+    items = find_component(sv, comp) if comp.locators() else []
+    if items:
+        w, h = sv.screen_size()
+        best, _ = _nearest(sv, items, comp)
+        assert best is not None
+        b = best.node.bounds
+        sx, sy = iw / w, ih / h
+        box = (b.left * sx, b.top * sy, b.right * sx, b.bottom * sy)
+        located = "matched node"
+    else:
+        left, top, right, bottom = comp.bounds
+        box = (left * iw, top * ih, right * iw, bottom * ih)
+    try:
+        dist, shift = best_distance(img, box, p.hash, p.algo or "dhash", opts.image_shift)
+    except ValueError as exc:
+        raise EvaluationError(f"{sv.where()}: image crop failed: {exc}") from exc
+    return Outcome(
+        dist <= thr,
+        float(dist),
+        float(thr),
+        p.hash,
+        {"box": [round(v) for v in box], "shift": list(shift)},
+        f"{p.algo or 'dhash'} Hamming distance at the {located}",
+    )
+
+
+CHECKS: dict[str, Callable[[Primitive, StepView, EvalOptions], Outcome]] = {
+    "exact": check_exact,
+    "absent": check_absent,
+    "activity": check_activity,
+    "type": check_type,
+    "click": check_click,
+    "installed": check_installed,
+    "uninstalled": check_installed,
+    "fuzzy": check_fuzzy,
+    "semantic": check_semantic,
+    "image": check_image,
+}
