@@ -297,13 +297,26 @@ def _resolve_record(
         return _Resolved(cands[0], Key(key="back").to_json(), "go_back")
     new_state = ctx.index.resolve(rec.get("new_state_str"))
     reasons: list[str] = []
+    offscreen: list[str] = []
     for sid in cands:
         screen = world.screen(sid)
         node, how = _find_node(ctx, screen, sid, new_state, element, elements)
         if node is None:
             reasons.append(f"{sid[:12]}: {how}")
             continue
+        if not _on_screen(screen, node):
+            offscreen.append(f"{sid[:12]}: node {screen.key(node)} at {node.bounds}")
+            continue
         return _Resolved(sid, _record_action(screen, node, element, text), how)
+    if offscreen:
+        problem(
+            "element_offscreen",
+            f"Choice {choice} ({element.tag} {'|'.join(element.texts)!r}) is not visible on "
+            "the screen (the recorded HTML listed an off-screen view; a tap cannot reach it): "
+            + "; ".join(offscreen),
+            i,
+        )
+        return _Resolved(cands[0], None)
     problem(
         "element_unresolved",
         f"Choice {choice} ({element.tag} {'|'.join(element.texts)!r}) not found: "
@@ -356,6 +369,19 @@ def _rendered_node(screen: UIScreen, element: RecordedElement) -> UINode | None:
     if ours.desc:
         texts.insert(0, norm_text(ours.desc))
     return ours.node if tuple(t for t in texts if t) == element.texts else None
+
+
+def _on_screen(screen: UIScreen, node: UINode) -> bool:
+    """Whether a tap at the node's centre reaches it: visible, sane bounds, centre on screen."""
+    b = node.bounds
+    cx, cy = b.center
+    return (
+        node.visible
+        and b.left < b.right
+        and b.top < b.bottom
+        and 0 <= cx < screen.width
+        and 0 <= cy < screen.height
+    )
 
 
 def _record_action(
