@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ class _Held:
     device: Device
     caps: DeviceCapabilities
     closer: contextlib.ExitStack
+    #: jumps to a world state out of band (a virtual device's snapshot restore), if possible
+    jump: Callable[[str], None] | None = None
 
 
 class DeviceSlot:
@@ -77,6 +80,20 @@ class DeviceSlot:
 
     def acquire(self, task_world: str) -> tuple[Device, DeviceCapabilities]:
         """The device to run a task of ``task_world`` on (connected on first use)."""
+        held = self._acquire(task_world)
+        return held.device, held.caps
+
+    def reset_to(self, task_world: str, start_state: str, package: str) -> None:
+        """Put the device at a task's start: a recorded state when the task names one and the
+        device is virtual (in process, or the virtual device behind an ADB session, reset out
+        of band like an emulator snapshot restore), else ``package`` freshly launched."""
+        held = self._acquire(task_world)
+        if start_state and held.jump is not None:
+            held.jump(start_state)
+        else:
+            held.device.reset(package)
+
+    def _acquire(self, task_world: str) -> _Held:
         world = self.arg or task_world or "demo"
         key = world if self.kind in VIRTUAL_KINDS else self.arg
         held = self._held.get(key)
@@ -86,25 +103,31 @@ class DeviceSlot:
                 self.close()
             held = self._open(world)
             self._held[key] = held
-        return held.device, held.caps
+        return held
 
     def _open(self, world_name: str) -> _Held:
         stack = contextlib.ExitStack()
+        jump: Callable[[str], None] | None = None
         try:
             if self.kind == "virtual":
                 from llamatouch_emulator.virtual import VirtualDevice
 
                 world = self._world(world_name)
-                dev: Device = VirtualDevice(
+                vdev = VirtualDevice(
                     world, seed=self.index, serial=f"virtual-{self.index}-{world.name}"
                 )
+                dev: Device = vdev
+                jump = vdev.reset_to_state
                 kind, shots = "virtual", True
             elif self.kind == "adb-virtual":
                 from llamatouch_emulator.harness import AdbSession
+                from llamatouch_emulator.virtual import VirtualDevice
 
                 world = self._world(world_name)
-                session: Any = stack.enter_context(AdbSession(world))
+                served = VirtualDevice(world, seed=self.index, serial=f"emulator-{self.index}")
+                session: Any = stack.enter_context(AdbSession(served))
                 dev = session.device
+                jump = served.reset_to_state
                 kind, shots = "adb-virtual", True
             else:
                 from llamatouch.device import connect
@@ -124,7 +147,7 @@ class DeviceSlot:
             screenshots=shots,
             world=world_name,
         )
-        return _Held(dev, caps, stack)
+        return _Held(dev, caps, stack, jump)
 
     def recover(self) -> None:
         """After an infrastructure failure: drop every connection (reopened on next use)."""

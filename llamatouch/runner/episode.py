@@ -90,9 +90,11 @@ def run_episode(
     *,
     infra_attempts: int = 0,
     record_packages: bool = True,
+    reset: Callable[[Task], None] | None = None,
 ) -> TraceWriter:
     """Run one episode and record it in ``trace_dir`` (restarted clean if it exists).
 
+    ``reset(task)`` puts the device at the task's start (default :func:`reset_to_task`).
     Returns the writer (its manifest has ``status`` set and ``usage`` filled in). Raises
     :class:`InfraFailure` on device failures.
     """
@@ -140,7 +142,10 @@ def run_episode(
     index = 0
     try:
         t0 = time.perf_counter()
-        reset_to_task(device, task)
+        if reset is not None:
+            reset(task)
+        else:
+            reset_to_task(device, task)
         device_s += time.perf_counter() - t0
     except DeviceError as exc:
         raise InfraFailure(f"reset before step 0: {exc}", 0) from exc
@@ -177,6 +182,7 @@ def run_episode(
             rec.extra["agent_evidence"] = getattr(exc, "evidence", {})
             if isinstance(exc, AgentFailure):
                 rec.llm = _usage_of(exc)
+                usage.merge(_summary_of(rec.llm))
             writer.write_step(rec, obs.screenshot_png, obs.hierarchy_xml)
             return end("agent_error", rec.error)
         dt = time.perf_counter() - t0
@@ -245,6 +251,11 @@ def _result_json(r: ActResult) -> dict[str, Any]:
 def _usage_of(exc: AgentFailure) -> dict[str, Any]:
     u = exc.evidence.get("usage")
     return dict(u) if isinstance(u, dict) else {}
+
+
+def _summary_of(d: dict[str, Any]) -> LLMUsageSummary:
+    known = set(LLMUsageSummary.__dataclass_fields__)
+    return LLMUsageSummary(**{k: v for k, v in d.items() if k in known})
 
 
 def _jsonable(obj: Any) -> Any:

@@ -38,8 +38,8 @@ class EpisodeResult:
             (no annotation) / ``not_run`` (infrastructure failure).
         success: ``verdict == "success"``.
         failure_kind: ``""`` (success), ``agent`` (the agent failed or did not complete the
-            task), ``infra`` (device failure after retries) or ``eval`` (the evaluator could not
-            decide).
+            task), ``infra`` (device failure after retries), ``eval`` (the evaluator could not
+            decide) or ``unscored`` (the task has no annotation).
         steps: actions taken (the ``finish`` action included).
         llm_calls, prompt_tokens, completion_tokens, cached_prompt_tokens: LLM usage totals.
         saved_llm_calls: LLM calls the agent avoided (AutoDroid's query optimisation).
@@ -86,6 +86,8 @@ def _failure_kind(status: str, verdict: str) -> str:
         return ""
     if status == "infra_error":
         return "infra"
+    if verdict == "unscored":
+        return "unscored"
     if verdict == "error":
         return "eval"
     return "agent"
@@ -156,7 +158,7 @@ class GroupSummary:
     Attributes:
         name: ``all`` or the app package.
         episodes: episodes in the group (infrastructure failures included).
-        scored: episodes that ran (not infrastructure failures).
+        scored: episodes that ran and were scored (no infrastructure failure, annotated).
         successes: episodes scored ``success``.
         rate, ci_low, ci_high: success rate over ``scored`` and its 95% Wilson interval.
         agent_failures, infra_failures, eval_errors: episodes per failure kind.
@@ -183,7 +185,7 @@ class GroupSummary:
 
 
 def summarize_group(name: str, rows: list[EpisodeResult]) -> GroupSummary:
-    ran = [r for r in rows if r.status != "infra_error"]
+    ran = [r for r in rows if r.failure_kind not in ("infra", "unscored")]
     n = len(ran)
     s = sum(r.success for r in ran)
     lo, hi = wilson_interval(s, n)

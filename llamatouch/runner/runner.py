@@ -294,7 +294,8 @@ def _run_with_retries(
     last_error = ""
     for attempt in range(config.infra_retries + 1):
         try:
-            device, caps = slot.acquire(spec.task.world or suite.world)
+            world = spec.task.world or suite.world
+            device, caps = slot.acquire(world)
             run_episode(
                 spec,
                 agent,
@@ -303,6 +304,7 @@ def _run_with_retries(
                 trace_dir,
                 infra_attempts=attempt,
                 record_packages=config.record_packages,
+                reset=lambda t, w=world: slot.reset_to(w, t.start_state, t.app),  # type: ignore[misc]
             )
         except (InfraFailure, DeviceError) as exc:
             last_error = str(exc)

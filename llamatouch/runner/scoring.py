@@ -51,9 +51,9 @@ class Scorer:
 
     def _evaluator_options(self) -> Any:
         if self._options is None:
-            from llamatouch.evaluator import EvaluatorOptions
+            from llamatouch.evaluator import EvalOptions
 
-            self._options = EvaluatorOptions(require_finish=self.require_finish)
+            self._options = EvalOptions(require_completion=self.require_finish)
         return self._options
 
     def has(self, task_id: str) -> bool:

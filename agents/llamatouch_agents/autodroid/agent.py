@@ -1,0 +1,349 @@
+"""The AutoDroid agent (clean-room, from the description in Wen et al., "AutoDroid: LLM-powered
+Task Automation in Android", MobiCom'24).
+
+Per step: the screen becomes functionality-aware HTML (plus explicit scroll choices); the
+prompt holds the task, the actions so far, the screen and hints from the exploration memory;
+the model answers JSON constrained by a schema (element id, tap/type, text, finished). An
+answer that does not parse or names no element is re-asked with feedback up to
+``max_retries`` times, then the step is an agent failure with the answers as evidence. When
+the memory holds a confident path for the task, its taps are followed without an LLM call as
+long as the screen and the element match (query optimisation).
+
+Settings (``--agent-param KEY=VALUE``), see :class:`AutoDroidSettings`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from llamatouch.actions import Finish
+from llamatouch.agent import (
+    Agent,
+    AgentFailure,
+    AgentOptions,
+    AgentStep,
+    DeviceCapabilities,
+    LLMUsageSummary,
+    StepHistory,
+)
+from llamatouch.device.base import Observation
+from llamatouch.errors import LlamaTouchError, LLMError
+from llamatouch.llm.base import ChatMessage, LLMBackend
+from llamatouch.tasks import Task
+from llamatouch_agents.autodroid.memory import AppMemory, MemoryHit, PathStep
+from llamatouch_agents.autodroid.prompt import (
+    ANSWER_SCHEMA,
+    Answer,
+    AnswerError,
+    build_messages,
+    parse_answer,
+)
+from llamatouch_agents.autodroid.screen import (
+    Choice,
+    ScreenView,
+    build_view,
+    choice_action,
+    describe_choice,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AutoDroidSettings:
+    """AutoDroid's settings (all can be given as ``--agent-param KEY=VALUE``).
+
+    Attributes:
+        max_retries: re-asks after an unusable answer before the step fails (bounded).
+        max_tokens: upper bound on the tokens of one answer.
+        memory: ``on`` to build/use the exploration memory (needs a virtual world), ``off``.
+        describer: how memory entries are described: ``llm`` (the model writes the simulated
+            task, AutoDroid's way) or ``template`` (deterministic, no LLM calls).
+        hint_threshold: cosine similarity (MiniLM) above which a memory entry becomes a hint.
+        path_threshold: similarity above which the best entry's path is followed without the
+            LLM (query optimisation); ``1.01`` turns it off.
+        max_hints: hints shown per step.
+        stuck_repeats: the same choice on an unchanged screen this many times in a row ends
+            the episode (``finish`` with status ``fail``): completion detection for loops.
+        history_len: most recent actions shown in the prompt.
+    """
+
+    max_retries: int = 2
+    max_tokens: int = 48
+    memory: str = "on"
+    describer: str = "llm"
+    hint_threshold: float = 0.45
+    path_threshold: float = 0.75
+    max_hints: int = 3
+    stuck_repeats: int = 3
+    history_len: int = 12
+
+    @classmethod
+    def from_params(cls, params: dict[str, str]) -> AutoDroidSettings:
+        kwargs: dict[str, Any] = {}
+        known = {f.name: f for f in fields(cls)}
+        for key, raw in params.items():
+            if key not in known:
+                raise AgentFailure(
+                    f"autodroid: unknown --agent-param {key!r}; known: {', '.join(known)}"
+                )
+            default = getattr(cls(), key)
+            try:
+                kwargs[key] = type(default)(raw)
+            except ValueError as exc:
+                raise AgentFailure(f"autodroid: --agent-param {key}={raw!r}: {exc}") from exc
+        return cls(**kwargs)
+
+
+def default_memory_dir() -> Path:
+    """``$XDG_CACHE_HOME/llamatouch/autodroid-memory`` (``~/.cache/...`` by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "llamatouch" / "autodroid-memory"
+
+
+@dataclass(slots=True)
+class Decision:
+    """The outcome of asking the model about one screen."""
+
+    answer: Answer
+    choice: Choice | None
+    usage: LLMUsageSummary
+    raw_answers: list[str]
+
+
+class AutoDroidAgent(Agent):
+    """See the module docstring. ``llm`` may be injected (tests, benchmarks, shared models);
+    otherwise the backend named by ``options.model`` is loaded once, on first use."""
+
+    name = "autodroid"
+
+    def __init__(self, options: AgentOptions | None = None, llm: LLMBackend | None = None) -> None:
+        super().__init__(options)
+        self.settings = AutoDroidSettings.from_params(self.options.params)
+        self._llm = llm
+        self._owns_llm = llm is None
+        self._task: Task | None = None
+        self._memory: AppMemory | None = None
+        self._hits: list[MemoryHit] = []
+        self._path: list[PathStep] = []
+        self._path_pos = 0
+        self._memories: dict[tuple[str, str], AppMemory] = {}
+        self._recent: list[tuple[str, str]] = []
+        #: LLM calls spent building memories (reported apart from episode usage).
+        self.memory_build_calls = 0
+
+    # -- plumbing --------------------------------------------------------------------------
+    @property
+    def llm(self) -> LLMBackend:
+        if self._llm is None:
+            from llamatouch.llm import LLMConfig, load_backend
+
+            try:
+                self._llm = load_backend(
+                    LLMConfig(model=self.options.model, base_url=self.options.base_url)
+                )
+            except LLMError as exc:
+                raise AgentFailure(f"autodroid: cannot load model: {exc}") from exc
+        return self._llm
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out["settings"] = {f.name: getattr(self.settings, f.name) for f in fields(self.settings)}
+        return out
+
+    def close(self) -> None:
+        if self._llm is not None and self._owns_llm:
+            self._llm.close()
+        self._llm = None
+
+    # -- episodes --------------------------------------------------------------------------
+    def reset(self, task: Task, capabilities: DeviceCapabilities) -> None:
+        self._task = task
+        self._recent = []
+        self._path, self._path_pos, self._hits = [], 0, []
+        self._memory = None
+        if self.settings.memory == "on" and capabilities.world:
+            self._memory = self._load_memory(capabilities.world, task.app)
+        if self._memory is not None and self._memory.entries:
+            from llamatouch.embed.minilm import get_encoder
+
+            q = get_encoder().encode([task.instruction])[0]
+            self._hits = self._memory.retrieve(q, self.settings.hint_threshold, top_k=20)
+            if self._hits and self._hits[0].score >= self.settings.path_threshold:
+                self._path = list(self._hits[0].entry.path)
+
+    def _load_memory(self, world_name: str, app: str) -> AppMemory | None:
+        key = (world_name, app)
+        if key in self._memories:
+            return self._memories[key]
+        from llamatouch.embed.minilm import get_encoder
+        from llamatouch.runner.devices import resolve_world
+        from llamatouch_agents.autodroid.memory import (
+            llm_describer,
+            load_or_build,
+            template_describer,
+        )
+
+        try:
+            world = resolve_world(world_name)
+        except LlamaTouchError as exc:
+            log.warning("autodroid: no memory (world %r: %s)", world_name, exc)
+            return None
+        if world.app(app) is None:
+            return None
+        calls = LLMUsageSummary()
+
+        def make() -> Any:
+            if self.settings.describer == "llm":
+                return (
+                    llm_describer(self.llm, calls.add_call),
+                    f"llm:{self.options.model}",
+                    lambda: calls.calls,
+                )
+            return template_describer, "template", lambda: 0
+
+        folder = Path(self.options.memory_dir) if self.options.memory_dir else default_memory_dir()
+        mem = load_or_build(folder, world, app, make, get_encoder().encode)
+        self.memory_build_calls += calls.calls
+        self._memories[key] = mem
+        return mem
+
+    def step(self, observation: Observation, history: list[StepHistory]) -> AgentStep:
+        task = self._task
+        if task is None:
+            raise AgentFailure("autodroid: step() before reset()")
+        view = build_view(observation.screen)
+        followed = self._follow_path(view)
+        if followed is not None:
+            return followed
+        hints = self._hints(view)
+        past = [h.description or h.action.kind for h in history][-self.settings.history_len :]
+        decision = self.decide(task.instruction, past, view.text(), view, hints)
+        usage = decision.usage
+        ans = decision.answer
+        extra = {"answers": decision.raw_answers, "hints": hints}
+        if ans.finished:
+            return AgentStep(Finish(), "model: task finished", usage, "finish", extra)
+        choice = decision.choice
+        assert choice is not None  # decide() guarantees a choice for unfinished answers
+        text = ans.text if choice.kind == "type" else ""
+        if choice.kind == "type" and ans.action == "tap" and not text:
+            action = choice_action(
+                Choice(choice.id, choice.tag, choice.text, choice.html, "click", choice.node,
+                       choice.key)
+            )
+            desc = f"tap {choice.label!r}"
+        else:
+            action = choice_action(choice, text)
+            desc = describe_choice(choice, text)
+        mark = (view.signature, desc)
+        self._recent = [*self._recent, mark][-self.settings.stuck_repeats :]
+        if len(self._recent) >= self.settings.stuck_repeats and len(set(self._recent)) == 1:
+            return AgentStep(
+                Finish(status="fail"),
+                f"stuck: {desc} chosen {self.settings.stuck_repeats} times on an unchanged screen",
+                usage,
+                "finish (stuck)",
+                extra,
+            )
+        return AgentStep(action, f"model chose element {choice.id}: {desc}", usage, desc, extra)
+
+    # -- memory use ------------------------------------------------------------------------
+    def _follow_path(self, view: ScreenView) -> AgentStep | None:
+        if self._path_pos >= len(self._path):
+            return None
+        step = self._path[self._path_pos]
+        choice = next((c for c in view.choices if c.label == step.label), None)
+        if view.signature != step.sig or choice is None:
+            log.debug("autodroid: memory path abandoned at step %d", self._path_pos)
+            self._path = []
+            return None
+        self._path_pos += 1
+        desc = describe_choice(choice)
+        return AgentStep(
+            choice_action(choice),
+            f"memory path step {self._path_pos}/{len(self._path)}: {desc} (no LLM call)",
+            LLMUsageSummary(saved_calls=1),
+            desc,
+            {"memory_path": True},
+        )
+
+    def _hints(self, view: ScreenView) -> list[str]:
+        out: list[str] = []
+        by_label = {c.label: c for c in view.choices}
+        for hit in self._hits:
+            e = hit.entry
+            c = by_label.get(e.label)
+            if c is None or (e.source_sig != view.signature and c.kind == "back"):
+                continue
+            out.append(f"element {c.id} ('{e.label}') leads to: {e.simulated_task}")
+            if len(out) >= self.settings.max_hints:
+                break
+        return out
+
+    # -- asking the model ------------------------------------------------------------------
+    def decide(
+        self,
+        instruction: str,
+        history: list[str],
+        screen_html: str,
+        view: ScreenView | None,
+        hints: list[str],
+        valid_ids: set[int] | None = None,
+    ) -> Decision:
+        """Ask the model for one answer about a screen, re-asking with feedback on unusable
+        answers. ``view`` (online) or ``valid_ids`` (offline HTML) says which ids exist.
+
+        Raises:
+            AgentFailure: no usable answer after the bounded re-asks, or the backend failed.
+        """
+        messages = build_messages(instruction, history, screen_html, hints)
+        usage = LLMUsageSummary()
+        raws: list[str] = []
+        feedback: list[str] = []
+        ids = valid_ids if valid_ids is not None else {c.id for c in (view.choices if view else [])}
+        for _attempt in range(self.settings.max_retries + 1):
+            try:
+                result = self.llm.complete(
+                    messages,
+                    json_schema=ANSWER_SCHEMA,
+                    max_tokens=self.settings.max_tokens,
+                    temperature=0.0,
+                    seed=self.options.seed,
+                )
+            except LLMError as exc:
+                raise AgentFailure(
+                    f"autodroid: LLM failed: {exc}",
+                    {"answers": raws, "feedback": feedback, "usage": usage.to_json()},
+                ) from exc
+            usage.add_call(result.usage)
+            raws.append(result.text)
+            try:
+                ans = parse_answer(result.text)
+                if ans.finished:
+                    return Decision(ans, None, usage, raws)
+                if ans.id not in ids:
+                    shown = f"0-{max(ids)}" if ids else "none"
+                    raise AnswerError(f"there is no element with id {ans.id} (ids: {shown})")
+                choice = view.get(ans.id) if view is not None else None
+                return Decision(ans, choice, usage, raws)
+            except AnswerError as exc:
+                feedback.append(str(exc))
+                messages = [
+                    *messages,
+                    ChatMessage("assistant", result.text[:400]),
+                    ChatMessage(
+                        "user",
+                        f"That answer cannot be used: {exc}. Answer again with JSON naming one "
+                        "element id from the screen above.",
+                    ),
+                ]
+        raise AgentFailure(
+            f"autodroid: no usable answer after {self.settings.max_retries + 1} attempts: "
+            f"{feedback[-1] if feedback else 'no answer'}",
+            {"answers": raws, "feedback": feedback, "usage": usage.to_json()},
+        )
