@@ -19,9 +19,9 @@ class FakeDevice:
         self.activity = "com.example/.MainActivity"
 
     def dump_xml(self) -> bytes:
-        return (b"<?xml version='1.0' encoding='UTF-8' standalone='yes' ?><hierarchy rotation=\"0\">"
-                b'<node index="0" text="" class="android.widget.FrameLayout" bounds="[0,0][100,200]" />'
-                b"</hierarchy>")
+        return (b"<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>"
+                b'<hierarchy rotation="0"><node index="0" text="" '
+                b'class="android.widget.FrameLayout" bounds="[0,0][100,200]" /></hierarchy>')
 
     def screenshot_png(self) -> bytes:
         buf = io.BytesIO()
