@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from llamatouch_emulator.harness import AdbSession
+from llamatouch_emulator.harness import AdbSession, SessionConfig
 
 
 @pytest.fixture(scope="module")
 def demo_session() -> Iterator[AdbSession]:
-    """A private adb server (ADB_MDNS=0, free port) ↔ our ADB server serving the demo world."""
-    with AdbSession.for_world("demo") as session:
+    """A private adb server (ADB_MDNS=0, free port) ↔ our ADB server serving the demo world;
+    ``session.device`` is an AdbDevice on the plain adb path (uiautomator2 tests opt in)."""
+    config = SessionConfig(adb_config={"use_u2": "off"})
+    with AdbSession.for_world("demo", config=config) as session:
         yield session
 
 
