@@ -5,10 +5,11 @@ What is proposed, in trace order:
 1. a ``type`` checkpoint for every text the ground truth typed;
 2. a ``click`` checkpoint for every tap whose target's label shares a content word with the
    instruction (the choices the task asks for: "3 columns" for "change column count to 3");
-3. a ``final`` checkpoint with the distinctive components of the last screen: labelled
-   components that are new compared with the first screen or that echo the instruction or
-   the typed text (with their checked state when checkable), plus the foreground activity
-   when it differs from the first screen's.
+3. a checkpoint with the distinctive components of the last screen (see
+   :func:`_final_components`), with their checked state when checkable, plus the foreground
+   activity when it differs from the first screen's. It is not marked ``final``: an agent
+   that reaches the state and then navigates away still did the task; the reviewer marks it
+   ``final`` where the end screen itself is the goal ("open ...").
 
 The proposal is then checked against the trace itself: when the final checkpoint would also
 hold on the screen before the last action (the effect of the last action is invisible in the
@@ -117,16 +118,19 @@ def _label(n: UINode) -> str:
 
 
 def _rel_bounds(n: UINode, screen: UIScreen) -> tuple[float, float, float, float] | None:
+    """Relative bounds clamped to the screen; ``None`` when degenerate or off-screen."""
     w, h = screen.width, screen.height
     if w <= 0 or h <= 0:
         return None
     b = n.bounds
-    return (
-        round(max(0.0, b.left / w), 4),
-        round(max(0.0, b.top / h), 4),
-        round(min(1.0, b.right / w), 4),
-        round(min(1.0, b.bottom / h), 4),
-    )
+
+    def c(v: float) -> float:
+        return round(min(1.0, max(0.0, v)), 4)
+
+    left, top, right, bottom = c(b.left / w), c(b.top / h), c(b.right / w), c(b.bottom / h)
+    if right <= left or bottom <= top:
+        return None
+    return (left, top, right, bottom)
 
 
 def component_of(n: UINode, screen: UIScreen, *, with_state: bool = True) -> Component:
@@ -159,9 +163,13 @@ def _signature(n: UINode) -> tuple[str, str, str, str, bool | None]:
     )
 
 
-def _labelled_target(screen: UIScreen, x: float, y: float) -> UINode | None:
+def _labelled_target(
+    screen: UIScreen, x: float, y: float, element: str | None = None
+) -> UINode | None:
     """The node a tap at (x, y) hit, or its first labelled descendant when it has no label."""
-    target = screen.hit_test(x, y) or screen.hit_test(x, y, clickable_only=False)
+    from llamatouch.evaluator.primitives import tap_target
+
+    target = tap_target(screen, x, y, element) or screen.hit_test(x, y, clickable_only=False)
     if target is None:
         return None
     if _label(target):
@@ -175,35 +183,50 @@ def _labelled_target(screen: UIScreen, x: float, y: float) -> UINode | None:
     return target
 
 
-def _final_components(
-    first: UIScreen, last: UIScreen, instruction: str, typed: list[str]
-) -> list[tuple[int, UINode]]:
+def _final_components(screens: list[UIScreen], instruction: str, typed: list[str]) -> list[UINode]:
+    """Distinctive labelled components of the last screen.
+
+    *Strong*: new compared with the first screen and the label echoes a quoted string of the
+    instruction or a typed text, shares a content word with the instruction, or the component
+    is checkable and its state differs from the first screen's. *Weak*: only new. Up to
+    :data:`MAX_FINAL_COMPONENTS` strong ones are kept; weak ones (at most 2) only when there
+    is no strong one.
+    """
+    first, last = screens[0], screens[-1]
     first_sigs = {_signature(n) for n in first.nodes if n.visible}
+    first_state = {
+        (n.resource_id, normalise_text(n.text)): n.checked for n in first.nodes if n.checkable
+    }
     echoes = [normalise_text(t) for t in [*_quoted(instruction), *typed] if t.strip()]
     words = _words(instruction)
-    scored: list[tuple[int, int, UINode]] = []
+    strong: list[tuple[int, int, UINode]] = []
+    weak: list[UINode] = []
     seen: set[tuple[Any, ...]] = set()
     for n in last.nodes:
         label = normalise_text(_label(n))
         if not n.visible or not label or label in GENERIC_LABELS or _DYNAMIC.match(label):
             continue
         sig = _signature(n)
-        if sig in seen:
+        if sig in seen or len(label) > 60:
             continue
         seen.add(sig)
         score = 0
         if any(e and (e in label or label in e) for e in echoes):
             score += 3
-        if sig not in first_sigs:
-            score += 2
         if words & _words(label):
             score += 1
-        if len(label) > 60:
-            score -= 2
-        if score >= 2:
-            scored.append((score, n.index, n))
-    scored.sort(key=lambda t: (-t[0], t[1]))
-    return [(s, n) for s, _, n in scored[:MAX_FINAL_COMPONENTS]]
+        before = first_state.get((n.resource_id, label))
+        if n.checkable and before is not None and before != n.checked:
+            score += 2
+        new = sig not in first_sigs
+        if score and new:
+            strong.append((score, n.index, n))
+        elif new:
+            weak.append(n)
+    strong.sort(key=lambda t: (-t[0], t[1]))
+    if strong:
+        return [n for _, _, n in strong[:MAX_FINAL_COMPONENTS]]
+    return weak[:2]
 
 
 def propose_annotation(trace: Trace, task: Task | None = None) -> Annotation:
@@ -225,6 +248,7 @@ def propose_annotation(trace: Trace, task: Task | None = None) -> Annotation:
     words = _words(instruction)
     checkpoints: list[Checkpoint] = []
     last_tap: tuple[int, UINode] | None = None
+    word_taps: list[tuple[int, UINode, str]] = []
     for i, (scr, act) in enumerate(zip(screens, actions, strict=True)):
         if isinstance(act, Type):
             checkpoints.append(
@@ -233,29 +257,35 @@ def propose_annotation(trace: Trace, task: Task | None = None) -> Annotation:
                 )
             )
         elif isinstance(act, (Tap, LongPress)):
-            node = _labelled_target(scr, act.x, act.y)
+            node = _labelled_target(scr, act.x, act.y, act.element)
             if node is None:
                 continue
             last_tap = (i, node)
             label = _label(node)
             if label and words & _words(label) and normalise_text(label) not in GENERIC_LABELS:
-                checkpoints.append(
-                    Checkpoint(
-                        [Primitive("click", component=component_of(node, scr, with_state=False))],
-                        note=f"taps {label!r}",
-                        gt_step=i,
-                    )
-                )
-    first, last = screens[0], screens[-1]
+                word_taps.append((i, node, label))
+    # Of consecutive taps that echo the instruction ("Sort by" then "Descending") keep the
+    # last: the earlier ones navigate to the choice, the last one is the choice.
+    for j, (i, node, label) in enumerate(word_taps):
+        if j + 1 < len(word_taps) and word_taps[j + 1][0] == i + 1:
+            continue
+        checkpoints.append(
+            Checkpoint(
+                [Primitive("click", component=component_of(node, screens[i], with_state=False))],
+                note=f"taps {label!r}",
+                gt_step=i,
+            )
+        )
+    last = screens[-1]
     final_prims: list[Primitive] = []
     if steps[-1].record.activity and steps[-1].record.activity != steps[0].record.activity:
         final_prims.append(Primitive("activity", activity=steps[-1].record.activity))
-    for _, n in _final_components(first, last, instruction, typed):
+    for n in _final_components(screens, instruction, typed):
         final_prims.append(Primitive("exact", component=component_of(n, last)))
     n_steps = len(steps)
     opts = EvalOptions()
     if final_prims:
-        final = Checkpoint(final_prims, final=True, note="final state", gt_step=n_steps - 1)
+        final = Checkpoint(final_prims, note="the resulting state", gt_step=n_steps - 1)
         weak = n_steps >= 2 and _check_checkpoint(0, final, StepView(steps[-2]), opts)[0] is True
     else:
         final = None

@@ -75,6 +75,16 @@ def find_component(sv: StepView, comp: Component) -> list[IndexedNode]:
     return out
 
 
+def node_is(comp: Component, node: UINode) -> bool:
+    """Whether ``node`` (visible or not) is ``comp``."""
+    item = IndexedNode(node, norm(node.text), norm(node.content_desc))
+    if comp.checked is not None and node.checked != comp.checked:
+        return False
+    if comp.selected is not None and node.selected != comp.selected:
+        return False
+    return any(_loc_match(item, loc) for loc in comp.locators())
+
+
 def rel_center(node: UINode, w: int, h: int) -> tuple[float, float]:
     cx, cy = node.bounds.center
     return cx / w, cy / h
@@ -213,71 +223,72 @@ def _owner(screen: UIScreen, n: UINode) -> UINode:
     return n
 
 
-def _tap_point(sv: StepView) -> tuple[float, float] | None:
+def _tap(sv: StepView) -> tuple[float, float, str | None] | None:
     action = sv.action()
     if isinstance(action, (Tap, LongPress)):
-        return float(action.x), float(action.y)
+        return float(action.x), float(action.y), action.element
     return None
+
+
+def tap_target(screen: UIScreen, x: float, y: float, element: str | None) -> UINode | None:
+    """What a tap hit on ``screen``.
+
+    The smallest clickable node containing (x, y) (:meth:`UIScreen.hit_test`). When the
+    action also names its element (a stable key) and that node exists on the screen, it is
+    the target if it contains the point or if its recorded bounds are degenerate (recorders
+    such as DroidBot keep off-screen rows of a scrolled list with bottom < top, so their
+    taps cannot be placed by coordinates).
+    """
+    if element:
+        named = screen.node_by_key(element)
+        if named is not None:
+            b = named.bounds
+            if b.contains(x, y) or b.bottom <= b.top or b.right <= b.left:
+                return named
+    return screen.hit_test(x, y)
 
 
 def check_click(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
     comp = p.component
     assert comp is not None
     expected = comp.describe()
-    point = _tap_point(sv)
-    if point is None:
+    tap = _tap(sv)
+    if tap is None:
         action = sv.action()
         kind = "no action" if action is None else action.kind
         return Outcome(False, 0.0, 1.0, expected, kind, "the action on this screen is not a tap")
     screen = sv.screen()
-    x, y = point
-    target = screen.hit_test(x, y)
+    x, y, element = tap
+    target = tap_target(screen, x, y, element)
     items = find_component(sv, comp)
     found_target = describe_node(screen, target) if target is not None else None
+    found = {"tap": [x, y], "hit": found_target}
+    if target is not None:
+        # the target itself, or a node it owns (a label inside a clickable row); this also
+        # covers targets that are off-screen in the recorded hierarchy (named by key)
+        for n in [target, *screen.descendants(target)]:
+            if (n is target or _owner(screen, n) is target) and node_is(comp, n):
+                return Outcome(True, 1.0, 1.0, expected, found, "the tap hit the component")
     if not items:
-        return Outcome(
-            False,
-            0.0,
-            1.0,
-            expected,
-            {"tap": [x, y], "hit": found_target},
-            "the component is not on this screen",
-        )
-    for it in items:
-        if target is not None and _owner(screen, it.node) is target:
-            return Outcome(
-                True,
-                1.0,
-                1.0,
-                expected,
-                {"tap": [x, y], "hit": found_target},
-                "the tap hit the component",
-            )
+        return Outcome(False, 0.0, 1.0, expected, found, "the component is not on this screen")
     jitter = (p.jitter if p.jitter is not None else opts.click_jitter) * sv.screen_size()[0]
+    below = set(screen.descendants(target)) if target is not None else set()
     for it in items:
         owner = _owner(screen, it.node)
         b = owner.bounds
         dx = max(b.left - x, 0.0, x - (b.right - 1))
         dy = max(b.top - y, 0.0, y - (b.bottom - 1))
         dist = max(dx, dy)
-        related = target is None or owner in set(screen.descendants(target))
-        if dist <= jitter and related:
+        if dist <= jitter and (target is None or owner in below):
             return Outcome(
                 True,
                 1.0 - dist / max(jitter, 1.0),
                 1.0,
                 expected,
-                {"tap": [x, y], "hit": found_target, "distance_px": dist},
+                {**found, "distance_px": dist},
                 f"the tap landed {dist:.0f}px outside the component (jitter {jitter:.0f}px)",
             )
-    return Outcome(
-        False,
-        0.0,
-        1.0,
-        expected,
-        {"tap": [x, y], "hit": found_target},
-        "the tap hit something else",
-    )
+    return Outcome(False, 0.0, 1.0, expected, found, "the tap hit something else")
 
 
 def check_installed(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
