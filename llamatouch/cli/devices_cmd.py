@@ -1,13 +1,70 @@
-"""Placeholder: this subcommand is being built (see the issue tracker)."""
+"""``llamatouch devices``: list adb devices (model, screen size, health) or shipped worlds."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("--virtual", action="store_true",
+                        help="list the shipped virtual worlds instead of adb devices")
+    parser.add_argument("--adb-host", default="127.0.0.1", help="adb server host")
+    parser.add_argument("--adb-port", type=int,
+                        default=int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037")),
+                        help="adb server port (default $ANDROID_ADB_SERVER_PORT or 5037)")
+    parser.add_argument("--timeout", type=float, default=5.0,
+                        help="seconds per device query (default 5)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit(f"llamatouch {args.command}: not implemented yet")
+    if args.virtual:
+        return _list_worlds()
+    import adbutils
+
+    from llamatouch.device.adb import AdbConfig, AdbDevice, adb_client
+    from llamatouch.errors import LlamaTouchError
+
+    client = adb_client(args.adb_host, args.adb_port, args.timeout)
+    try:
+        entries = client.list(extended=True)
+    except (adbutils.AdbError, OSError) as exc:
+        print(f"llamatouch devices: no adb server at {args.adb_host}:{args.adb_port} ({exc}); "
+              "start one with 'adb start-server'", file=sys.stderr)
+        return 1
+    if not entries:
+        print("no devices (try: llamatouch emulator serve, then adb connect 127.0.0.1:5555)")
+        return 0
+    print(f"{'SERIAL':<24} {'STATE':<12} {'MODEL':<22} {'ANDROID':<8} {'SIZE':<11} HEALTH")
+    for e in entries:
+        model, android, size, health = "-", "-", "-", "-"
+        if e.state == "device":
+            try:
+                dev = AdbDevice(AdbConfig(serial=e.serial, adb_host=args.adb_host,
+                                          adb_port=args.adb_port, use_u2="off",
+                                          shell_timeout_s=args.timeout,
+                                          connect_timeout_s=args.timeout,
+                                          reconnect_attempts=0))
+                info = dev.info()
+                model, android, size = info["model"], info["android"], info["size"]
+                health = "ok" if dev.health() else "unhealthy"
+            except LlamaTouchError as exc:
+                health = f"error: {exc}"
+        print(f"{e.serial:<24} {e.state:<12} {model:<22} {android:<8} {size:<11} {health}")
+    return 0
+
+
+def _list_worlds() -> int:
+    from llamatouch_emulator.worlds import load_named_world, shipped_worlds
+
+    names = shipped_worlds()
+    if not names:
+        print("no shipped worlds")
+        return 0
+    print(f"{'WORLD':<16} {'SCREENS':>7} {'APPS':>5}  SPEC")
+    for name in names:
+        world = load_named_world(name)
+        print(f"{name:<16} {len(world.states):>7} {len(world.apps):>5}  virtual:{name} "
+              f"(or adb-virtual:{name})")
+    return 0

@@ -1,13 +1,57 @@
-"""Placeholder: this subcommand is being built (see the issue tracker)."""
+"""``llamatouch emulator serve``: serve a virtual device over the ADB protocol."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="emulator_command", metavar="ACTION")
+    serve = sub.add_parser(
+        "serve",
+        help="serve a world as an ADB device (then: adb connect HOST:PORT)",
+        description="Speak the device side of the ADB protocol for a virtual device replaying "
+        "WORLD, so that the real adb server, adbutils and uiautomator2 drive it like a phone. "
+        "Ctrl-C stops it.",
+    )
+    serve.add_argument("--world", default="demo", help="shipped world name or world folder "
+                       "(default: demo)")
+    serve.add_argument("--port", type=int, default=5555, help="TCP port (default 5555; 0 = free)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1; other hosts are opt-in)")
+    serve.add_argument("--seed", type=int, default=0, help="seed of the virtual device")
+    serve.add_argument("--serial", default="virtual-0", help="serial reported by getprop")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit(f"llamatouch {args.command}: not implemented yet")
+    if getattr(args, "emulator_command", None) != "serve":
+        print("usage: llamatouch emulator serve [--world demo|PATH] [--port 5555] "
+              "[--host 127.0.0.1]", file=sys.stderr)
+        return 2
+    from llamatouch_emulator.adbd import AdbDeviceServer, AdbServerConfig
+    from llamatouch_emulator.virtual import VirtualDevice
+    from llamatouch_emulator.worlds import load_named_world
+
+    world = load_named_world(args.world)
+    device = VirtualDevice(world, seed=args.seed, serial=args.serial)
+    server = AdbDeviceServer(device, AdbServerConfig(host=args.host, port=args.port))
+
+    def ready(srv: AdbDeviceServer) -> None:
+        print(f"serving world {world.name!r} ({len(world.states)} screens) as an ADB device")
+        print(f"  adb connect {srv.address}")
+        print("Ctrl-C to stop.", flush=True)
+
+    try:
+        server.serve_forever(on_ready=ready)
+    except KeyboardInterrupt:
+        print("stopped.")
+        return 0
+    except OSError as exc:
+        print(f"llamatouch emulator serve: cannot listen on {args.host}:{args.port}: {exc}",
+              file=sys.stderr)
+        return 1
+    if server.gone:
+        print("the virtual device went away; stopped.", file=sys.stderr)
+        return 1
+    return 0

@@ -135,8 +135,29 @@ class AdbConfig:
             raise ValueError("dump_attempts must be at least 1")
 
 
-class _Gone(Exception):
-    """Internal: the transport failed in a way that means the device may be gone."""
+def adb_client(host: str, port: int, timeout: float) -> Any:
+    """An ``adbutils.AdbClient`` that never starts an adb server by itself.
+
+    adbutils' own client runs ``adb start-server`` (on the default port 5037) whenever the
+    server it was given does not answer; for a private server on another port that would
+    leave a stray server behind and hide the real failure. This one raises instead.
+    """
+    import adbutils
+    from adbutils._adb import AdbConnection
+
+    class _Connection(AdbConnection):  # type: ignore[misc]
+        def _safe_connect(self) -> Any:
+            return self._create_socket()
+
+    class _Client(adbutils.AdbClient):  # type: ignore[misc]
+        def make_connection(self, timeout: float | None = None) -> Any:
+            conn = _Connection(host, port)
+            conn.conn.settimeout(timeout or default_timeout)
+            return conn
+
+    default_timeout = timeout
+    return _Client(host=host, port=port, socket_timeout=timeout)
+
 
 
 class AdbDevice(Device):
@@ -148,8 +169,7 @@ class AdbDevice(Device):
         self.config = config or AdbConfig(**kwargs)
         cfg = self.config
         self._adbutils = adbutils
-        self.client = adbutils.AdbClient(host=cfg.adb_host, port=cfg.adb_port,
-                                         socket_timeout=cfg.connect_timeout_s)
+        self.client = adb_client(cfg.adb_host, cfg.adb_port, cfg.connect_timeout_s)
         serial = cfg.serial
         if serial is None:
             try:
