@@ -145,11 +145,11 @@ def adb_client(host: str, port: int, timeout: float) -> Any:
     import adbutils
     from adbutils._adb import AdbConnection
 
-    class _Connection(AdbConnection):  # type: ignore[misc]
+    class _Connection(AdbConnection):
         def _safe_connect(self) -> Any:
             return self._create_socket()
 
-    class _Client(adbutils.AdbClient):  # type: ignore[misc]
+    class _Client(adbutils.AdbClient):
         def make_connection(self, timeout: float | None = None) -> Any:
             conn = _Connection(host, port)
             conn.conn.settimeout(timeout or default_timeout)
