@@ -175,9 +175,10 @@ class OpenAIBackend(LLMBackend):
                     ) from None
                 # 429, 5xx and the like: retried below
             except (openai.APIConnectionError, openai.APIResponseValidationError,
-                    _Malformed) as exc:
+                    _Malformed, ValueError, TypeError) as exc:
                 # transport errors and timeouts (APITimeoutError is an APIConnectionError),
-                # bodies that are not a chat completion
+                # bodies that are not a chat completion (the openai client raises
+                # json.JSONDecodeError, a ValueError, on a body that is not JSON)
                 last = f"{type(exc).__name__}: {exc}"
             else:
                 if json_schema is not None and self._json_mode is None:
