@@ -37,7 +37,7 @@ def test_exploration_trace_in_event_order(qqmusic_import: DroidBotImport) -> Non
     trace = read_trace(qqmusic_import.trace_dir)
     assert trace.manifest.agent == {"name": "droidbot"}
     assert len(trace) == qqmusic_import.steps == 15
-    events = [s.record.extra.get("event_file") for s in trace.steps[:-1]]
+    events = [str(s.record.extra["event_file"]) for s in trace.steps[:-1]]
     assert events == sorted(events)  # event order
     assert trace.steps[0].record.action == {
         "action": "open_app",
@@ -53,8 +53,9 @@ def test_exploration_trace_in_event_order(qqmusic_import: DroidBotImport) -> Non
     taps = [s for s in trace if s.record.action and s.record.action["action"] == "tap"]
     assert len(taps) >= 10
     for s in taps:
-        node = s.screen().node_by_key(s.record.action["element"])
-        assert node is not None and node.bounds.contains(s.record.action["x"], s.record.action["y"])
+        act = s.record.action or {}
+        node = s.screen().node_by_key(act["element"])
+        assert node is not None and node.bounds.contains(act["x"], act["y"])
 
 
 def test_unresolved_event_states_are_reported(qqmusic_import: DroidBotImport) -> None:

@@ -13,7 +13,7 @@ import yaml
 from llamatouch.actions import action_from_json
 from llamatouch.datasets.droidtask import ImportResult, import_droidtask
 from llamatouch.tasks import load_suite
-from llamatouch.world import load_world
+from llamatouch.world import World, load_world
 
 # The 11 apps of the shared DroidTask copy and their task<N>.yaml counts (ls of the folders).
 EXPECTED_TASKS = {
@@ -149,7 +149,7 @@ def test_ground_truth_is_typed_and_consistent(
 ) -> None:
     suite = load_suite(droidtask_import.suite_path)
     assert len(suite.tasks) == 141
-    worlds = {}
+    worlds: dict[str, World] = {}
     for task in suite.tasks:
         if not task.meta["fully_resolved"]:
             continue
