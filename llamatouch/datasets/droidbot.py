@@ -98,20 +98,35 @@ def read_utg_js(path: Path) -> dict[str, Any]:
     return data
 
 
-def _screenshot(
-    folder: Path, sf: StateFile, root: Path, problems: list[ImportProblem], app: str
-) -> bytes | None:
-    jpg = folder / f"screen_{sf.tag}.jpg"
-    if not jpg.is_file():
-        problems.append(
-            ImportProblem("screenshot_missing", rel(jpg, root), "no screenshot recorded", app)
-        )
-        return None
-    try:
-        return jpeg_to_png(jpg)
-    except ImageFormatError as exc:
-        problems.append(ImportProblem("malformed_image", rel(jpg, root), exc.message, app))
-        return None
+class _Screenshots:
+    """Decodes each recorded ``screen_<tag>.jpg`` once; missing or broken ones are reported
+    once and give ``None``."""
+
+    def __init__(self, root: Path, problems: list[ImportProblem], app: str) -> None:
+        self.root, self.problems, self.app = root, problems, app
+        self._cache: dict[Path, bytes | None] = {}
+
+    def png(self, sf: StateFile) -> bytes | None:
+        jpg = sf.path.parent / f"screen_{sf.tag}.jpg"
+        if jpg not in self._cache:
+            self._cache[jpg] = self._decode(jpg)
+        return self._cache[jpg]
+
+    def _decode(self, jpg: Path) -> bytes | None:
+        if not jpg.is_file():
+            self.problems.append(
+                ImportProblem(
+                    "screenshot_missing", rel(jpg, self.root), "no screenshot recorded", self.app
+                )
+            )
+            return None
+        try:
+            return jpeg_to_png(jpg)
+        except ImageFormatError as exc:
+            self.problems.append(
+                ImportProblem("malformed_image", rel(jpg, self.root), exc.message, self.app)
+            )
+            return None
 
 
 def import_droidbot(path: str | Path, out_dir: str | Path, *, name: str = "") -> DroidBotImport:
@@ -146,14 +161,15 @@ def import_droidbot(path: str | Path, out_dir: str | Path, *, name: str = "") ->
                 name,
             )
         )
+    shots = _Screenshots(src, problems, name)
     for sid, sf in index.states.items():
-        png = _screenshot(src / "states", sf, src, problems, name)
+        png = shots.png(sf)
         if png is not None:
             world.screenshots[sid] = png
             world.states[sid].screenshot = True
     world_dir = world.save(out / "worlds" / name)
     trace_dir = out / "traces" / f"{name}-exploration"
-    steps = _write_exploration(ctx, index, world, trace_dir, utg_meta)
+    steps = _write_exploration(ctx, index, shots, trace_dir, utg_meta)
     report.apps.append(
         AppSummary(
             app=name,
@@ -168,13 +184,15 @@ def import_droidbot(path: str | Path, out_dir: str | Path, *, name: str = "") ->
     return DroidBotImport(world, world_dir, trace_dir, report, steps)
 
 
-def _screen_for(index: StateIndex, state_str: Any, tag: str) -> StateFile | None:
-    """The state file shown when an event recorded at ``tag`` started (see module doc)."""
+def _screen_for(index: StateIndex, state_str: Any, tag: str | None) -> StateFile | None:
+    """The state file shown when an event recorded at ``tag`` started (see the module doc);
+    ``tag=None``: no time limit (the latest file of that state)."""
     sid = index.resolve(state_str)
-    before = [f for f in index.all_files if f.tag <= tag]
+    files = index.all_files
+    before = files if tag is None else [f for f in files if f.tag <= tag]
     if sid is not None:
-        same = [f for f in index.all_files if index.resolve(f.state_str) == sid]
-        earlier = [f for f in same if f.tag <= tag]
+        same = [f for f in files if index.resolve(f.state_str) == sid]
+        earlier = [f for f in same if tag is None or f.tag <= tag]
         return (earlier or same)[-1]
     return before[-1] if before else None
 
@@ -182,7 +200,7 @@ def _screen_for(index: StateIndex, state_str: Any, tag: str) -> StateFile | None
 def _write_exploration(
     ctx: AppContext,
     index: StateIndex,
-    world: World,
+    shots: _Screenshots,
     trace_dir: Path,
     utg_meta: Mapping[str, Any],
 ) -> int:
@@ -223,14 +241,14 @@ def _write_exploration(
                 )
             )
             continue
-        _write_step(writer, ctx, index, world, sf, step, conv.action, ev, pending_stop)
+        _write_step(writer, ctx, index, shots, sf, step, conv.action, ev, pending_stop)
         pending_stop = []
         step += 1
         last = ev
     if last is not None:
-        sf = _screen_for(index, last.data.get("stop_state"), "~")
+        sf = _screen_for(index, last.data.get("stop_state"), None)
         if sf is not None:
-            _write_step(writer, ctx, index, world, sf, step, None, None, pending_stop)
+            _write_step(writer, ctx, index, shots, sf, step, None, None, pending_stop)
             step += 1
     writer.finish("finished")
     return step
@@ -240,14 +258,14 @@ def _write_step(
     writer: TraceWriter,
     ctx: AppContext,
     index: StateIndex,
-    world: World,
+    shots: _Screenshots,
     sf: StateFile,
     step: int,
     action: dict[str, Any] | None,
     ev: EventFile | None,
     stops: list[str],
 ) -> None:
-    png = _screenshot(sf.path.parent, sf, ctx.root, [], ctx.app)
+    png = shots.png(sf)
     screen = sf.screen
     extra: dict[str, Any] = {
         "state_file": rel(sf.path, ctx.root),

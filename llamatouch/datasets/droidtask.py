@@ -124,6 +124,14 @@ def import_droidtask(
         worlds[folder.name] = world.save(out / "worlds" / world.name)
         tasks.extend(app_tasks)
         report.apps.append(summary)
+        log.info(
+            "%s: %d states, %d transitions, %d/%d tasks fully resolved",
+            folder.name,
+            summary.states,
+            summary.transitions,
+            summary.fully_resolved,
+            summary.tasks,
+        )
     suite = TaskSuite(suite=SUITE_NAME, world="", tasks=tasks)
     suite_path = out / f"{SUITE_NAME}.json"
     suite.save(suite_path)

@@ -20,6 +20,7 @@ from llamatouch.trace.llamatouch_gt import (
     EpisodeMeta,
     convert_agentenv_trace,
     convert_gt_episode,
+    first_line,
     metadata_tasks,
     read_task_metadata,
     task_id_for,
@@ -54,14 +55,13 @@ def _episode_folders(root: Path) -> list[Path]:
     return sorted(p.parent for p in root.rglob("instruction.txt"))
 
 
-def _first_line(path: Path) -> str:
+def _episode_id(folder: Path) -> str:
+    """The episode id of a folder (``""`` when ``instruction.txt`` cannot be read: the
+    conversion then reports the problem)."""
     try:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                return line.strip()
-    except (OSError, UnicodeDecodeError):
+        return first_line(folder / "instruction.txt")
+    except InputFormatError:
         return ""
-    return ""
 
 
 def import_llamatouch_gt(
@@ -87,7 +87,7 @@ def import_llamatouch_gt(
     folders = _episode_folders(root) if root.is_dir() else []
     for folder in folders:
         source = str(folder.relative_to(root)) if folder != root else folder.name
-        meta = by_episode.get(_first_line(folder / "instruction.txt"))
+        meta = by_episode.get(_episode_id(folder))
         name = task_id_for(meta) if meta else source.replace("/", "-")
         try:
             res.traces.append(convert_gt_episode(folder, out / "traces" / name, meta=meta))

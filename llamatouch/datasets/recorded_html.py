@@ -4,20 +4,17 @@ A record's ``State`` is a list of elements such as ``<button id=3 text='Search'>
 ``<checkbox id=4 checked=False>Checklist</checkbox>`` or ``<button id=2>Theme<br>Dark</button>``
 (texts of a clickable group joined with ``<br>``). ``Choice`` is an ``id`` value (ids are not
 always in document order, and some are missing). The last element is the ``go back``
-pseudo-button. Parsing here is a small tokenizer: the recorded strings are not well-formed
-HTML/XML (unquoted attributes), and nothing in them is ever evaluated.
+pseudo-button. The strings are not well-formed HTML/XML (unquoted attributes); they are
+tokenised with a regular expression and nothing in them is ever evaluated.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from llamatouch.ui.html_agreement import parse_state_html
 from llamatouch.ui.node import UINode, UIScreen
 
-_ELEMENT_RE = re.compile(r"<(\w+)\s+id=(\d+)([^>]*)>(.*?)</\1\s*>", re.S)
-_TEXT_ATTR_RE = re.compile(r"text='([^']*)'")
-_CHECKED_RE = re.compile(r"checked=(True|False)")
 GO_BACK = "go back"
 
 
@@ -51,23 +48,18 @@ class RecordedElement:
 
 
 def parse_recorded_html(state_html: str) -> list[RecordedElement]:
-    """Elements of a recorded ``State`` string, in document order."""
+    """Elements of a recorded ``State`` string, in document order (parsed by
+    :func:`llamatouch.ui.html_agreement.parse_state_html`)."""
     out: list[RecordedElement] = []
-    for pos, m in enumerate(_ELEMENT_RE.finditer(state_html)):
-        tag, ident, attrs, content = m.group(1), int(m.group(2)), m.group(3), m.group(4)
-        texts: list[str] = []
-        t = _TEXT_ATTR_RE.search(attrs)
-        if t:
-            texts.append(t.group(1))
-        texts.extend(content.split("<br>"))
-        c = _CHECKED_RE.search(attrs)
+    for pos, el in enumerate(parse_state_html(state_html)):
+        texts = [el.desc, *el.body.split("<br>")]
         out.append(
             RecordedElement(
-                id=ident,
+                id=el.id,
                 position=pos,
-                tag=tag,
-                texts=tuple(x for x in (norm_text(s) for s in texts) if x),
-                checked=None if c is None else c.group(1) == "True",
+                tag=el.tag,
+                texts=tuple(x for x in (norm_text(t) for t in texts) if x),
+                checked=el.checked,
             )
         )
     return out

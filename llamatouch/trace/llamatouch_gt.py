@@ -251,9 +251,24 @@ def _read_text(path: Path) -> str:
         raise InputFormatError(path, f"cannot read: {exc}") from exc
 
 
-def _first_line(path: Path) -> str:
+def first_line(path: Path) -> str:
+    """The first non-blank line of a text file (stripped); unreadable → ``InputFormatError``."""
     lines = [x.strip() for x in _read_text(path).splitlines() if x.strip()]
     return lines[0] if lines else ""
+
+
+def _optional_first_line(path: Path) -> str:
+    return first_line(path) if path.is_file() else ""
+
+
+def _read_png(path: Path) -> tuple[bytes, int, int]:
+    """A PNG file's bytes and size; unreadable or not a PNG → ``ImageFormatError``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageFormatError(path, f"cannot read: {exc}") from exc
+    width, height = png_size(data, path)
+    return data, width, height
 
 
 @dataclass(slots=True)
@@ -344,13 +359,8 @@ def read_gt_episode(folder: str | Path) -> GtEpisode:
     ep = GtEpisode(base, episode, description)
     for i in indices:
         png_path = base / f"{i}.png"
-        try:
-            png = png_path.read_bytes()
-        except OSError as exc:
-            raise ImageFormatError(png_path, f"cannot read: {exc}") from exc
-        width, height = png_size(png, png_path)
-        act_path = base / f"{i}.activity"
-        activity = _first_line(act_path) if act_path.is_file() else ""
+        png, width, height = _read_png(png_path)
+        activity = _optional_first_line(base / f"{i}.activity")
         ess_path = base / f"{i}.ess"
         comp_path = base / f"{i}.json"
         components = load_json_file(comp_path) if comp_path.is_file() else None
@@ -514,13 +524,8 @@ def convert_agentenv_trace(
     finished = False
     for n, i in enumerate(indices):
         png_path = shots / f"{i}.png"
-        try:
-            png = png_path.read_bytes()
-        except OSError as exc:
-            raise ImageFormatError(png_path, f"cannot read: {exc}") from exc
-        width, height = png_size(png, png_path)
-        act_path = base / "activity" / f"{i}.activity"
-        activity = _first_line(act_path) if act_path.is_file() else ""
+        png, width, height = _read_png(png_path)
+        activity = _optional_first_line(base / "activity" / f"{i}.activity")
         screen = read_uiautomator_file(
             base / "xml" / f"{i}.xml", width=width, height=height, activity=activity
         )
