@@ -471,6 +471,10 @@ class AdbDeviceServer:
             assert self._server is not None
             try:
                 await self._server.serve_forever()
+            except asyncio.CancelledError:
+                if not self.gone:
+                    raise
+                # the device vanished: device_gone() closed the listener
             finally:
                 for conn in list(self._connections):
                     conn.shutdown()

@@ -19,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import io
+import logging
 import posixpath
 import struct
 import threading
@@ -29,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from llamatouch.errors import ActionError, DumpError
+from llamatouch.errors import ActionError, DeviceError, DeviceGoneError, DumpError
 from llamatouch_emulator.shell_lex import (
     Lit,
     Refused,
@@ -39,6 +40,8 @@ from llamatouch_emulator.shell_lex import (
     Word,
     parse,
 )
+
+log = logging.getLogger(__name__)
 
 SH = "/system/bin/sh"
 DEFAULT_DUMP_PATH = "/sdcard/window_dump.xml"
@@ -380,6 +383,13 @@ class Shell:
         except ActionError as exc:
             io_.e(f"Error: {exc}\n")
             return 1
+        except DeviceGoneError:
+            raise
+        except (DeviceError, ValueError, KeyError, OSError) as exc:
+            # A real tool would crash with a Java exception; the shell itself survives.
+            log.warning("virtual shell: %s failed: %s", name, exc)
+            io_.e(f"Exception occurred while executing '{name}':\n{type(exc).__name__}: {exc}\n")
+            return 255
 
     # -- helpers for commands ---------------------------------------------------------------
     def current_ime(self) -> str:

@@ -148,3 +148,50 @@ def test_garbage_on_the_wire_drops_only_that_connection(s: AdbSession) -> None:
         cmd, arg0, arg1, *_ = struct.unpack("<6I", c.recv(24))
         assert (cmd, arg0, arg1) == (P.A_CLSE, 0, 7)
     assert out(s, "shell", "echo", "still-alive") == b"still-alive\n"
+
+
+def _read_msg(c: socket.socket) -> P.Message:
+    head = b""
+    while len(head) < 24:
+        chunk = c.recv(24 - len(head))
+        assert chunk, "connection closed"
+        head += chunk
+    cmd, arg0, arg1, length, crc = P.unpack_header(head)
+    data = b""
+    while len(data) < length:
+        data += c.recv(length - len(data))
+    assert crc in (0, P.checksum(data))
+    return P.Message(cmd, arg0, arg1, data)
+
+
+def test_old_protocol_version_gets_checksums_and_auth_is_not_required(s: AdbSession) -> None:
+    """A host speaking version 0x01000000 (checksums on) and volunteering AUTH still gets a
+    working connection; a shell stream runs over it by hand."""
+    assert s.server is not None
+    with socket.create_connection(("127.0.0.1", s.server.port), timeout=5) as c:
+        c.sendall(P.pack(P.Message(P.A_CNXN, P.A_VERSION_MIN, 4096, b"host::\0")))
+        reply = _read_msg(c)
+        assert reply.command == P.A_CNXN and reply.arg0 == P.A_VERSION_MIN
+        c.sendall(P.pack(P.Message(P.A_AUTH, P.AUTH_SIGNATURE, 0, b"x" * 256)))
+        assert _read_msg(c).command == P.A_CNXN
+        c.sendall(P.pack(P.Message(P.A_OPEN, 5, 0, b"shell,v2,raw:echo hi; exit_is_127\0")))
+        okay = _read_msg(c)
+        assert (okay.command, okay.arg1) == (P.A_OKAY, 5)
+        local = okay.arg0
+        data = b""
+        while True:
+            msg = _read_msg(c)
+            if msg.command == P.A_WRTE:
+                assert msg.arg0 == local and msg.arg1 == 5
+                data += msg.data
+                c.sendall(P.pack(P.Message(P.A_OKAY, 5, local)))
+            elif msg.command == P.A_CLSE:
+                break
+        assert data.startswith(bytes([1]) + (3).to_bytes(4, "little") + b"hi\n")
+        assert data.endswith(bytes([3]) + (1).to_bytes(4, "little") + bytes([127]))
+        # a message with a wrong checksum drops the connection
+        bad = bytearray(P.pack(P.Message(P.A_OPEN, 6, 0, b"shell:echo\0")))
+        bad[16] ^= 0xFF
+        c.sendall(bytes(bad))
+        assert c.recv(24) == b""
+    assert out(s, "shell", "echo", "ok") == b"ok\n"
