@@ -18,7 +18,16 @@ KINDS = ("droidtask", "droidbot", "llamatouch-gt", "agentenv")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    imp = sub.add_parser("import", help="import a dataset folder", description=__doc__)
+    imp = sub.add_parser(
+        "import",
+        help="import a dataset folder",
+        description="Import a dataset you downloaded into llamatouch's formats. droidtask: "
+        "worlds + task suite + ground-truth traces; droidbot: a world with the real "
+        "screenshots + the exploration trace; llamatouch-gt: LlamaTouch ground-truth "
+        "episodes -> traces, metadata TSV -> task suite; agentenv: AgentEnv execution "
+        "traces -> traces. Prints what was imported and every problem found "
+        "(all of them in DIR/import-report.json). See docs/datasets.md.",
+    )
     imp.add_argument("kind", choices=KINDS, help="dataset layout")
     imp.add_argument("path", type=Path, help="the dataset folder (your own download)")
     imp.add_argument("--out", type=Path, required=True, help="output folder")

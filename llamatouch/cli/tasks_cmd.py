@@ -14,7 +14,13 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    lst = sub.add_parser("list", help="list suites, or the tasks of one suite", description=__doc__)
+    lst = sub.add_parser(
+        "list",
+        help="list suites, or the tasks of one suite",
+        description="Without an argument, list the shipped suites (tasks/<name>.json). With a "
+        "suite name or a suite file (e.g. DIR/droidtask.json written by 'llamatouch datasets "
+        "import'), print one row per task: id, app, ground-truth steps, world, instruction.",
+    )
     lst.add_argument(
         "suite",
         nargs="?",
