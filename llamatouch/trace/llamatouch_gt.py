@@ -40,7 +40,6 @@ import csv
 import io
 import re
 import struct
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,8 +48,9 @@ from llamatouch.actions import Finish, Key, Swipe, Tap, Type
 from llamatouch.errors import ImageFormatError, InputFormatError, SchemaError
 from llamatouch.tasks import Task
 from llamatouch.trace.format import PNG_MAGIC, StepRecord, TraceManifest, TraceWriter
-from llamatouch.ui.droidbot import load_json_file, screen_from_droidbot
+from llamatouch.ui.droidbot import load_json_file
 from llamatouch.ui.node import UIScreen
+from llamatouch.ui.vh import read_vh_file
 from llamatouch.ui.xmlio import read_uiautomator_file, write_uiautomator_xml
 
 METADATA_COLUMNS = ("episode", "category", "path", "description", "nsteps", "app")
@@ -322,20 +322,7 @@ def _read_hierarchy(folder: Path, i: int, width: int, height: int, activity: str
         return read_uiautomator_file(xml, width=width, height=height, activity=activity)
     vh = folder / f"{i}.vh"
     if vh.is_file():
-        data = load_json_file(vh)
-        views = (
-            data
-            if isinstance(data, list)
-            else data.get("views")
-            if isinstance(data, Mapping)
-            else None
-        )
-        if not isinstance(views, list):
-            raise SchemaError(vh, "<top>", "expected a list of views")
-        return screen_from_droidbot(
-            {"views": views, "width": width, "height": height, "foreground_activity": activity},
-            vh,
-        )
+        return read_vh_file(vh, width=width, height=height, activity=activity)
     raise InputFormatError(folder / f"{i}.xml", f"screen {i} has neither {i}.xml nor {i}.vh")
 
 
