@@ -235,7 +235,7 @@ class AdbDevice(Device):
         for attempt in range(2):
             try:
                 return fn()
-            except adbutils.AdbTimeout as exc:
+            except (adbutils.AdbTimeout, TimeoutError) as exc:
                 if self._device_present():
                     raise DeviceTimeoutError(
                         f"{self.serial}: {what} timed out after {timeout:.1f}s"

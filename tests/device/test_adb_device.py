@@ -10,7 +10,13 @@ from llamatouch_emulator.virtual import FaultConfig, VirtualDevice
 from llamatouch.actions import Action, Finish, Key, OpenApp, Scroll, Tap, Type, action_from_json
 from llamatouch.device import connect
 from llamatouch.device.adb import AdbConfig, AdbDevice
-from llamatouch.errors import ActionError, DeviceError, DeviceGoneError, DumpError
+from llamatouch.errors import (
+    ActionError,
+    DeviceError,
+    DeviceGoneError,
+    DeviceTimeoutError,
+    DumpError,
+)
 from llamatouch.tasks import load_suite
 
 pytestmark = pytest.mark.slow
@@ -160,3 +166,20 @@ def test_adb_config_is_validated() -> None:
     with pytest.raises(ValueError, match="dump_attempts"):
         AdbConfig(dump_attempts=0)
     assert Type("x").clear
+
+
+def test_slow_device_gives_timeout_error_and_survives(fresh: AdbSession) -> None:
+    v = fresh.virtual
+    dev = fresh.make_device(use_u2="off", shell_timeout_s=0.3, screenshot_timeout_s=0.3,
+                            dump_timeout_s=0.3)
+    dev.screen_size()
+    v.faults.delay_s = 1.0
+    try:
+        with pytest.raises(DeviceTimeoutError, match=r"timed out after 0\.3s"):
+            dev.observe()
+    finally:
+        v.faults.delay_s = 0.0
+    # the same controller keeps working once calls may take long enough again
+    dev.config.shell_timeout_s = dev.config.screenshot_timeout_s = 20.0
+    dev.config.dump_timeout_s = 20.0
+    assert dev.observe().screen.nodes and dev.health()
