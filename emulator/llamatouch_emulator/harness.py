@@ -32,17 +32,20 @@ from llamatouch_emulator.shell_cmds import ServedDevice
 
 if TYPE_CHECKING:
     from llamatouch.device.adb import AdbConfig, AdbDevice
-
     from llamatouch_emulator.virtual import FaultConfig, VirtualDevice
 
 
 def adb_binary() -> str:
-    """Path of the ``adb`` binary shipped with adbutils (``$ADBUTILS_ADB_PATH`` overrides)."""
+    """The ``adb`` binary shipped with adbutils (``$ADBUTILS_ADB_PATH`` overrides; an adb on
+    ``$PATH`` is used only when adbutils ships none for this platform)."""
     env = os.environ.get("ADBUTILS_ADB_PATH")
     if env:
         return env
-    from adbutils._utils import adb_path
+    from adbutils._utils import _get_bin_dir, adb_path
 
+    bundled = Path(_get_bin_dir()) / ("adb.exe" if os.name == "nt" else "adb")
+    if bundled.is_file() and os.access(bundled, os.X_OK):
+        return str(bundled)
     return str(adb_path())
 
 
