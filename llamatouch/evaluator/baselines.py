@@ -155,39 +155,37 @@ def screen_boxes(sv: StepView) -> list[Box]:
 
 @dataclass(slots=True)
 class _Seq:
-    actions: list[AitwAction]
-    steps: list[int]  # the trace step of each action
+    actions: list[Action]
+    steps: list[int]  # the trace step of each action (agent) or its index (ground truth)
     raw: list[dict[str, Any]]
 
 
 def _agent_sequence(views: list[StepView]) -> _Seq:
-    acts: list[AitwAction] = []
+    acts: list[Action] = []
     steps: list[int] = []
     raw: list[dict[str, Any]] = []
     for sv in views:
         a = sv.action()
-        if a is None:
+        if a is None or isinstance(a, Wait):
             continue
-        conv = to_aitw(a, sv.record.width, sv.record.height)
-        if conv is not None:
-            acts.append(conv)
-            steps.append(sv.index)
-            raw.append(a.to_json())
+        acts.append(a)
+        steps.append(sv.index)
+        raw.append(a.to_json())
     return _Seq(acts, steps, raw)
 
 
-def _gt_sequence(ann: Annotation, width: int, height: int) -> _Seq:
-    acts: list[AitwAction] = []
+def _gt_sequence(ann: Annotation) -> _Seq:
+    acts: list[Action] = []
     raw: list[dict[str, Any]] = []
     for i, obj in enumerate(ann.gt_actions):
         try:
             a = action_from_json(obj)
         except ActionError as exc:
             raise EvaluationError(f"annotation {ann.task_id}: gt_actions[{i}]: {exc}") from exc
-        conv = to_aitw(a, width, height)
-        if conv is not None:
-            acts.append(conv)
-            raw.append(obj)
+        if isinstance(a, Wait):
+            continue
+        acts.append(a)
+        raw.append(obj)
     return _Seq(acts, list(range(len(acts))), raw)
 
 
@@ -195,9 +193,28 @@ def _prepare(trace: Trace, ann: Annotation) -> tuple[list[StepView], _Seq, _Seq]
     if not ann.gt_actions:
         raise EvaluationError(f"annotation {ann.task_id} has no gt_actions for the baseline")
     views = [StepView(s) for s in trace.steps]
-    width = next((v.record.width for v in views if v.record.width), 1080)
-    height = next((v.record.height for v in views if v.record.height), 1920)
-    return views, _agent_sequence(views), _gt_sequence(ann, width, height)
+    return views, _agent_sequence(views), _gt_sequence(ann)
+
+
+class _Matcher:
+    """Compares agent action *i* with ground-truth action *j* on agent step *i*'s screen
+    (both normalised by that screen's size, its leaf boxes as AITW's element boxes)."""
+
+    def __init__(self, views: list[StepView], agent: _Seq, gt: _Seq) -> None:
+        self.views, self.agent, self.gt = views, agent, gt
+        self._boxes: dict[int, list[Box]] = {}
+
+    def __call__(self, i: int, j: int) -> bool:
+        sv = self.views[self.agent.steps[i]]
+        w, h = sv.record.width or 1080, sv.record.height or 1920
+        a = to_aitw(self.agent.actions[i], w, h)
+        b = to_aitw(self.gt.actions[j], w, h)
+        if a is None or b is None:
+            return a is b
+        s = self.agent.steps[i]
+        if s not in self._boxes:
+            self._boxes[s] = screen_boxes(sv)
+        return actions_match(a, b, self._boxes[s])
 
 
 def _verdict(ok: bool, reason: str, ann: Annotation, trace: Trace, ev: list[Evidence]) -> Verdict:
@@ -223,9 +240,9 @@ def evaluate_exact_match(trace: Trace, ann: Annotation) -> Verdict:
         n = min(len(agent.actions), len(gt.actions))
         ok = len(agent.actions) == len(gt.actions)
         first_bad: int | None = None
+        match = _Matcher(views, agent, gt)
         for i in range(n):
-            boxes = screen_boxes(views[agent.steps[i]])
-            m = actions_match(agent.actions[i], gt.actions[i], boxes)
+            m = match(i, i)
             ev.append(
                 Evidence(
                     0,
@@ -257,18 +274,8 @@ def evaluate_exact_match(trace: Trace, ann: Annotation) -> Verdict:
 def lcs_length(agent: _Seq, gt: _Seq, views: list[StepView]) -> tuple[int, list[tuple[int, int]]]:
     """LCS under the AITW match; also the matched (agent index, gt index) pairs."""
     n, m = len(agent.actions), len(gt.actions)
-    box_cache: dict[int, list[Box]] = {}
-
-    def boxes(i: int) -> list[Box]:
-        s = agent.steps[i]
-        if s not in box_cache:
-            box_cache[s] = screen_boxes(views[s])
-        return box_cache[s]
-
-    eq = [
-        [actions_match(agent.actions[i], gt.actions[j], boxes(i)) for j in range(m)]
-        for i in range(n)
-    ]
+    match = _Matcher(views, agent, gt)
+    eq = [[match(i, j) for j in range(m)] for i in range(n)]
     dp = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
         for j in range(m - 1, -1, -1):
