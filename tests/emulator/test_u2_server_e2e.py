@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import adbutils
 import pytest
 import uiautomator2
-from llamatouch_emulator.harness import AdbSession
 
 from llamatouch.ui.xmlio import read_uiautomator_xml
+from llamatouch_emulator.harness import AdbSession
 
 pytestmark = pytest.mark.slow
 
@@ -80,3 +80,42 @@ def test_click_swipe_send_keys(session: AdbSession, d: uiautomator2.Device) -> N
     assert v.events[-1]["kind"] == "scroll"
     d.press("back")
     assert v.events[-1]["args"] == {"key": "back"}
+
+
+def test_adb_forward_reaches_the_u2_server(session: AdbSession) -> None:
+    """`adb forward tcp:LOCAL tcp:9008` (the real adb server listens on LOCAL and opens our
+    tcp:9008 service per connection): plain HTTP from the host reaches the u2 server."""
+    import json
+    import socket
+
+    from llamatouch_emulator.harness import free_port
+
+    local = free_port()
+    session.run_adb("forward", f"tcp:{local}", "tcp:9008")
+    try:
+        with socket.create_connection(("127.0.0.1", local), timeout=10) as c:
+            c.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := c.recv(4096):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\npong")
+        body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "deviceInfo"}).encode()
+        with socket.create_connection(("127.0.0.1", local), timeout=10) as c:
+            c.sendall(b"POST /jsonrpc/0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      b"Content-Type: application/json\r\n"
+                      + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            data = b""
+            while chunk := c.recv(4096):
+                data += chunk
+        reply = json.loads(data.split(b"\r\n\r\n", 1)[1])
+        assert reply["id"] == 7
+        assert (reply["result"]["displayWidth"], reply["result"]["displayHeight"]) == \
+            session.virtual.screen_size()
+        # another device port is refused, as on a phone with nothing listening there
+        other = free_port()
+        session.run_adb("forward", f"tcp:{other}", "tcp:9999")
+        with socket.create_connection(("127.0.0.1", other), timeout=10) as c:
+            c.settimeout(10)
+            assert c.recv(100) == b""
+    finally:
+        session.run_adb("forward", "--remove-all", check=False)
