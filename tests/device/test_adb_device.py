@@ -4,8 +4,6 @@ tasks' ground-truth traces, fault injection over the wire, bad input, connect().
 from __future__ import annotations
 
 import pytest
-from llamatouch_emulator.harness import AdbSession, SessionConfig
-from llamatouch_emulator.virtual import FaultConfig, VirtualDevice
 
 from llamatouch.actions import Action, Finish, Key, OpenApp, Scroll, Tap, Type, action_from_json
 from llamatouch.device import connect
@@ -18,6 +16,8 @@ from llamatouch.errors import (
     DumpError,
 )
 from llamatouch.tasks import load_suite
+from llamatouch_emulator.harness import AdbSession, SessionConfig
+from llamatouch_emulator.virtual import FaultConfig, VirtualDevice
 
 pytestmark = pytest.mark.slow
 

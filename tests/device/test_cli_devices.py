@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+
 from llamatouch_emulator.harness import adb_binary, free_port
 
 pytestmark = pytest.mark.slow

@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from llamatouch_emulator.harness import AdbSession, SessionConfig
-from llamatouch_emulator.virtual import VirtualDevice
 
 from llamatouch.actions import Finish, action_from_json
 from llamatouch.datasets.droidtask import import_app
 from llamatouch.tasks import Task
+from llamatouch_emulator.harness import AdbSession, SessionConfig
+from llamatouch_emulator.virtual import VirtualDevice
 
 pytestmark = pytest.mark.slow
 

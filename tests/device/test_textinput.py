@@ -7,10 +7,10 @@ import shlex
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from llamatouch_emulator.shell_cmds import android_input_text
 
 from llamatouch.device.textinput import TextStep, needs_ime, plan_text, quote
 from llamatouch.errors import ActionError
+from llamatouch_emulator.shell_cmds import android_input_text
 
 PRINTABLE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60)
 

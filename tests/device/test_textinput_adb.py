@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from llamatouch_emulator.harness import AdbSession
 
 from llamatouch.actions import Type
+from llamatouch_emulator.harness import AdbSession
 
 pytestmark = pytest.mark.slow
 

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import adbutils
 import pytest
-from llamatouch_emulator import adb_proto as P
-from llamatouch_emulator.harness import AdbSession
 from PIL import Image
 
 from llamatouch.ui.xmlio import read_uiautomator_xml
+from llamatouch_emulator import adb_proto as P
+from llamatouch_emulator.harness import AdbSession
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import io
 
 import pytest
+from PIL import Image
+
 from llamatouch_emulator.shell_cmds import Shell, android_input_text
 from llamatouch_emulator.shell_lex import ShellSyntaxError, parse, tokenize
-from PIL import Image
 
 
 class FakeDevice:
