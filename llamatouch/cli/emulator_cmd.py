@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     server = AdbDeviceServer(device, AdbServerConfig(host=args.host, port=args.port))
 
     def ready(srv: AdbDeviceServer) -> None:
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"warning: listening on {args.host}: anyone who can reach this address can "
+                  "drive the virtual device (no ADB authentication)", file=sys.stderr)
         print(f"serving world {world.name!r} ({len(world.states)} screens) as an ADB device")
         print(f"  adb connect {srv.address}")
         print("Ctrl-C to stop.", flush=True)

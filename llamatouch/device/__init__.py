@@ -44,7 +44,11 @@ def connect(spec: str, *, seed: int = 0, **adb_options: Any) -> Device:
 
         session = AdbSession.for_world(rest or "demo", seed=seed,
                                        config=SessionConfig(adb_config=dict(adb_options)))
-        session.start()
+        try:
+            session.start()
+        except BaseException:
+            session.close()
+            raise
         return _SessionDevice(session)
     from llamatouch.device.adb import AdbConfig, AdbDevice
 
