@@ -100,7 +100,7 @@ def get_font(size: int) -> _FontT:
     path = font_path()
     if path is not None:
         try:
-            return ImageFont.truetype(path, size)
+            return ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC)
         except OSError:
             pass
     return ImageFont.load_default(size)
