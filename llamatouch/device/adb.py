@@ -76,7 +76,6 @@ _RESUMED_RE = re.compile(
     r"(?P<comp>[^\s/}]+/[^\s}]+)"
 )
 _FOCUS_RE = re.compile(r"mCurrentFocus=Window\{\S+\s+\S+\s+(?P<comp>[^\s/}]+/[^\s}]+)\}")
-_SIZE_RE = re.compile(r"(?:Override|Physical) size: (\d+)x(\d+)")
 _PKG_RE = re.compile(r"^package:(\S+)\s*$", re.M)
 
 
@@ -408,13 +407,11 @@ class AdbDevice(Device):
 
     def current_activity(self) -> tuple[str, str]:
         """(``package/.Activity``, package) of the foreground activity (``("", "")``: none)."""
-        out = self.shell("dumpsys activity activities")
-        m = _RESUMED_RE.search(out)
-        if m is None:
-            m = _FOCUS_RE.search(self.shell("dumpsys window windows"))
-        if m is None:
+        comp = parse_foreground(self.shell("dumpsys activity activities"))
+        if comp is None:
+            comp = parse_foreground(self.shell("dumpsys window windows"))
+        if comp is None:
             return "", ""
-        comp = _short_component(m.group("comp"))
         return comp, comp.split("/", 1)[0]
 
     def observe(self, *, with_packages: bool = False) -> Observation:
@@ -449,10 +446,10 @@ class AdbDevice(Device):
 
     def screen_size(self) -> tuple[int, int]:
         if self._size is None:
-            m = _SIZE_RE.search(self.shell("wm size"))
-            if m is None:
+            size = parse_wm_size(self.shell("wm size"))
+            if size is None:
                 raise DeviceError(f"{self.serial}: cannot read the screen size from 'wm size'")
-            self._size = (int(m.group(1)), int(m.group(2)))
+            self._size = size
         return self._size
 
     # -- actions -----------------------------------------------------------------------------
@@ -658,6 +655,24 @@ class AdbDevice(Device):
         w, h = self.screen_size()
         out["size"] = f"{w}x{h}"
         return out
+
+
+def parse_foreground(dumpsys: str) -> str | None:
+    """The foreground ``package/.Activity`` from ``dumpsys activity activities``
+    (``mResumedActivity`` / ``ResumedActivity`` / ``topResumedActivity``) or ``dumpsys window``
+    (``mCurrentFocus``) output; ``None`` when neither names one."""
+    m = _RESUMED_RE.search(dumpsys) or _FOCUS_RE.search(dumpsys)
+    return _short_component(m.group("comp")) if m else None
+
+
+def parse_wm_size(text: str) -> tuple[int, int] | None:
+    """(width, height) from ``wm size``; an ``Override size`` wins over ``Physical size``."""
+    found = dict(re.findall(r"(Override|Physical) size: (\d+x\d+)", text))
+    size = found.get("Override") or found.get("Physical")
+    if size is None:
+        return None
+    w, h = size.split("x")
+    return int(w), int(h)
 
 
 def _close(conn: Any) -> None:
