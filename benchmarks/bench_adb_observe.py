@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 
 import adbutils
+
 from llamatouch_emulator.harness import AdbSession
 
 
