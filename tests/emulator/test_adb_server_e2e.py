@@ -195,3 +195,23 @@ def test_old_protocol_version_gets_checksums_and_auth_is_not_required(s: AdbSess
         c.sendall(bytes(bad))
         assert c.recv(24) == b""
     assert out(s, "shell", "echo", "ok") == b"ok\n"
+
+
+def test_concurrent_streams_are_kept_apart(s: AdbSession) -> None:
+    """The adb server multiplexes every client's stream over one TCP connection to us:
+    parallel commands must each get their own output."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    dev = s.make_device(use_u2="off")
+
+    def run(i: int) -> tuple[int, bytes, bytes]:
+        out = dev.exec_out(f"echo stream-{i}")
+        png = dev.exec_out("screencap -p") if i % 4 == 0 else b""
+        return i, out, png
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(run, range(40)))
+    shot = s.virtual.screenshot_png()
+    for i, out, png in results:
+        assert out == f"stream-{i}\n".encode()
+        assert png in (b"", shot)

@@ -6,8 +6,11 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
+from llamatouch.device.textinput import quote
 from llamatouch_emulator.shell_cmds import Shell, android_input_text
 from llamatouch_emulator.shell_lex import ShellSyntaxError, parse, tokenize
 
@@ -188,3 +191,43 @@ def test_adb_keyboard_broadcast_needs_the_ime(sh: Shell) -> None:
     r = sh.run("am broadcast -a ADB_KEYBOARD_INPUT_TEXT --es text aMOp")
     assert b'result=-1, data="success"' in r.stdout
     assert ("text", "h\u00e9") in dev.calls
+
+
+def _argv(sh: Shell, line: str) -> list[str]:
+    sh.exec_log.clear()
+    sh.run(line)
+    return sh.exec_log[-1].argv
+
+
+
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_single_quoted_words_come_back_verbatim(text: str) -> None:
+    sh = Shell(FakeDevice())
+    assert _argv(sh, "echo " + quote(text)) == ["echo", text]
+
+
+WORD = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E,
+                                      blacklist_characters="$`;&|()<>#\\'\"*?[]~{}=!"),
+               min_size=1, max_size=8)
+
+
+@given(st.lists(st.tuples(WORD, st.sampled_from(["plain", "single", "double", "backslash"])),
+                min_size=1, max_size=5))
+def test_lexer_agrees_with_shlex_on_plain_quoting(words: list[tuple[str, str]]) -> None:
+    import shlex
+
+    parts = []
+    for w, style in words:
+        if style == "single":
+            parts.append(f"'{w}'")
+        elif style == "double":
+            parts.append(f'"{w}"')
+        elif style == "backslash":
+            parts.append("\\" + w)
+        else:
+            parts.append(w)
+    line = "echo " + " ".join(parts)
+    sh = Shell(FakeDevice())
+    assert _argv(sh, line) == shlex.split(line)
