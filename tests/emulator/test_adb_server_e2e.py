@@ -215,3 +215,19 @@ def test_concurrent_streams_are_kept_apart(s: AdbSession) -> None:
     for i, out, png in results:
         assert out == f"stream-{i}\n".encode()
         assert png in (b"", shot)
+
+
+def test_adb_cli_push_pull_ls(s: AdbSession, tmp_path: object) -> None:
+    import pathlib
+
+    src = pathlib.Path(str(tmp_path)) / "in.bin"
+    payload = bytes(range(256)) * 1000 + b"end"
+    src.write_bytes(payload)
+    s.run_adb("push", str(src), "/sdcard/Download/in.bin")
+    assert s.server is not None and s.server.shell.fs.read("/sdcard/Download/in.bin") == payload
+    assert b"in.bin" in out(s, "shell", "ls", "/sdcard/Download")
+    dest = pathlib.Path(str(tmp_path)) / "out.bin"
+    s.run_adb("pull", "/sdcard/Download/in.bin", str(dest))
+    assert dest.read_bytes() == payload
+    missing = s.run_adb("pull", "/sdcard/nope.bin", str(dest), check=False)
+    assert missing.returncode != 0 and b"does not exist" in missing.stderr
