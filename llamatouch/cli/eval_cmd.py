@@ -84,6 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--apps", default="", metavar="A,B", help="--offline-stepwise: only these apps"
     )
+    parser.add_argument(
+        "--offline-max-tasks", type=int, default=0, metavar="N",
+        help="--offline-stepwise: at most N tasks per app (default: all)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--list-agents", action="store_true", help="list agents and exit")
 
@@ -169,13 +173,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_offline(args: argparse.Namespace, params: dict[str, str]) -> int:
+    from llamatouch.agent import AgentOptions
     from llamatouch_agents.autodroid.offline import (
         OfflineConfig,
         format_offline_table,
         run_offline_stepwise,
     )
-
-    from llamatouch.agent import AgentOptions
 
     if args.agent != "autodroid":
         raise SystemExit("llamatouch eval: --offline-stepwise works with --agent autodroid")
@@ -183,6 +186,7 @@ def _run_offline(args: argparse.Namespace, params: dict[str, str]) -> int:
     config = OfflineConfig(
         droidtask_dir=Path(args.offline_stepwise),
         apps=apps,
+        max_tasks_per_app=args.offline_max_tasks,
         memory_dir=args.memory_dir,
         out=Path(args.out) if args.out else None,
     )

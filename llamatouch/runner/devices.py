@@ -44,7 +44,7 @@ def resolve_world(name: str, base: Path | None = None) -> World:
     """A world by name (a shipped one such as ``demo``) or folder (relative to ``base``)."""
     candidates = [Path(name)]
     if base is not None:
-        candidates.insert(0, base / name)
+        candidates[:0] = [base / name, base / "worlds" / name]
     for c in candidates:
         if (c / "world.json").is_file():
             return load_world(c)
@@ -109,6 +109,7 @@ class DeviceSlot:
         stack = contextlib.ExitStack()
         jump: Callable[[str], None] | None = None
         try:
+            world: World | None = None
             if self.kind == "virtual":
                 from llamatouch_emulator.virtual import VirtualDevice
 
@@ -145,7 +146,7 @@ class DeviceSlot:
             width=width,
             height=height,
             screenshots=shots,
-            world=world_name,
+            world=str(world.root) if kind != "adb" and world.root else world_name,
         )
         return _Held(dev, caps, stack, jump)
 
