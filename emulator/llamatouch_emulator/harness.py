@@ -89,7 +89,9 @@ class AdbSession:
         server: our ADB device server.
         serial: ``127.0.0.1:PORT``, the device's serial on the private adb server.
         adb_port: port of the private adb server.
-        device: an :class:`~llamatouch.device.adb.AdbDevice` connected to it.
+        device: an :class:`~llamatouch.device.adb.AdbDevice` connected to it; its ``reset()``
+            resets the served device itself (like an emulator snapshot load), so episodes start
+            exactly as on the in-process virtual device.
     """
 
     def __init__(self, served: ServedDevice, config: SessionConfig | None = None) -> None:
@@ -140,7 +142,13 @@ class AdbSession:
         fields: dict[str, Any] = {**self.config.adb_config, **overrides}
         cfg = AdbConfig(serial=self.serial, adb_host="127.0.0.1", adb_port=self.adb_port,
                         **fields)
-        return AdbDevice(cfg)
+        device = AdbDevice(cfg)
+        reset = getattr(self.served, "reset", None)
+        if callable(reset):
+            # What loading a snapshot does on an emulator: the served device starts over
+            # (typed text, install state, back stack, seeded RNG), as in-process resets do.
+            device.reset_hook = reset
+        return device
 
     def adb_config(self) -> AdbConfig:
         from llamatouch.device.adb import AdbConfig

@@ -85,9 +85,7 @@ class _SessionDevice(Device):
         return self.inner.installed_packages()
 
     def reset(self, package: str | None = None) -> None:
-        # What a snapshot load does on an emulator: the served device starts over (typed
-        # text, install state, back stack), then the adb path shows the start screen.
-        self.session.virtual.reset(package)
+        self.inner.reset(package)  # the session's reset hook resets the served device
 
     def health(self) -> bool:
         return self.inner.health()

@@ -202,6 +202,8 @@ class AdbDevice(Device):
         self._u2_checked = False
         self._ime: bool | None = None
         self._gone = False
+        #: Called by :meth:`reset` instead of the adb commands when set (see there).
+        self.reset_hook: Callable[[str | None], None] | None = None
 
     # -- transport ---------------------------------------------------------------------------
     def _open(self, service: str, timeout: float) -> Any:
@@ -632,6 +634,13 @@ class AdbDevice(Device):
         return sorted(set(_PKG_RE.findall(self.shell("pm list packages"))))
 
     def reset(self, package: str | None = None) -> None:
+        """Home screen, or ``package`` force-stopped and launched fresh. When
+        :attr:`reset_hook` is set (e.g. an emulator snapshot load, or the virtual device's own
+        reset in :class:`~llamatouch_emulator.harness.AdbSession`), it does the whole reset."""
+        self._last_screen = None
+        if self.reset_hook is not None:
+            self.reset_hook(package)
+            return
         self.press("home")
         if package:
             self.stop_app(package)

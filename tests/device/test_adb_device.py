@@ -183,3 +183,17 @@ def test_slow_device_gives_timeout_error_and_survives(fresh: AdbSession) -> None
     dev.config.shell_timeout_s = dev.config.screenshot_timeout_s = 20.0
     dev.config.dump_timeout_s = 20.0
     assert dev.observe().screen.nodes and dev.health()
+
+
+def test_reset_in_a_session_resets_the_served_device(fresh: AdbSession) -> None:
+    v, dev = fresh.virtual, fresh.device
+    v.reset("com.llamatouch.notes")
+    dev.act(Tap(948, 2118))
+    assert v.current_state != "notes_list"
+    dev.reset("com.llamatouch.notes")
+    assert v.current_state == "notes_list" and v._back_stack == [v._home]
+    dev.reset()
+    assert v.current_state == v._home
+    plain = AdbDevice(fresh.adb_config())  # no hook: home + force-stop + launcher intent
+    plain.reset("com.llamatouch.notes")
+    assert v.foreground_package() == "com.llamatouch.notes"
