@@ -93,3 +93,16 @@ def test_serve_refuses_a_busy_port() -> None:
                               capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "cannot listen" in proc.stderr
+
+
+def test_serve_with_a_bad_world_is_a_typed_error(tmp_path: object) -> None:
+    import pathlib
+
+    bad = pathlib.Path(str(tmp_path)) / "broken"
+    bad.mkdir()
+    (bad / "world.json").write_text('{"schema": "llamatouch.world/1", "states": [')
+    for world, needle in ((str(bad), "world.json"), ("no-such-world", "no-such-world")):
+        proc = subprocess.run(_llamatouch("emulator", "serve", "--world", world, "--port", "0"),
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 1
+        assert "llamatouch emulator: error:" in proc.stderr and needle in proc.stderr
