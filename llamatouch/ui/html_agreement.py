@@ -113,6 +113,7 @@ class AgreementReport:
         choices: resolved records with a choice ``>= 0`` that indexes the recorded HTML.
         choice_same: of those, choices where our element at that index is the same element.
         element_same: resolved records where every element is the same (whole view equal).
+        text_same: resolved records where our HTML text equals the recorded one byte for byte.
         mismatches: ``(task file, step)`` of records whose choice did not agree.
     """
 
@@ -122,6 +123,7 @@ class AgreementReport:
     choices: int = 0
     choice_same: int = 0
     element_same: int = 0
+    text_same: int = 0
     mismatches: list[tuple[str, int]] = field(default_factory=list)
 
     @property
@@ -131,6 +133,10 @@ class AgreementReport:
     @property
     def choice_rate(self) -> float:
         return self.choice_same / self.choices if self.choices else 0.0
+
+    @property
+    def text_rate(self) -> float:
+        return self.text_same / self.resolved if self.resolved else 0.0
 
     @property
     def view_rate(self) -> float:
@@ -193,11 +199,16 @@ def measure_agreement(
         screen = screens.get(state_file)
         if screen is None:
             data = load_json_file(state_file)
+            if not isinstance(data, Mapping):
+                raise JsonFormatError(state_file, "top level is not an object")
             screen = screen_from_droidbot(data, state_file)
             screens[state_file] = screen
         state_html = str(rec.get("State") or "")
         use = recorded_style(state_html) if style is None else style
-        ours = render_html(screen, style=use).elements
+        view = render_html(screen, style=use)
+        ours = view.elements
+        if view.text() == state_html:
+            report.text_same += 1
         recorded = parse_state_html(state_html)
         if len(ours) == len(recorded):
             report.count_equal += 1
