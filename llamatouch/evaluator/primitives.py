@@ -404,7 +404,10 @@ def check_image(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
     thr = p.max_distance if p.max_distance is not None else opts.image_max_distance
     box: tuple[float, float, float, float]
     located = "annotated position"
-    items = find_component(sv, comp) if comp.locators() else []
+    # locate the component on the agent's hierarchy when there is one; a screenshot-only
+    # step (or a component without attributes) is cropped at the annotated position
+    has_tree = sv.record.has_hierarchy or sv.step is None
+    items = find_component(sv, comp) if comp.locators() and has_tree else []
     if items:
         w, h = sv.screen_size()
         best, _ = _nearest(sv, items, comp)
