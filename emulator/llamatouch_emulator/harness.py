@@ -22,6 +22,7 @@ import os
 import socket
 import subprocess
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,14 @@ def adb_binary() -> str:
     if bundled.is_file() and os.access(bundled, os.X_OK):
         return str(bundled)
     return str(adb_path())
+
+
+def _kill_adb_server(adb: str, port: int, serial: str) -> None:
+    env = dict(os.environ, ADB_MDNS="0", ANDROID_ADB_SERVER_PORT=str(port))
+    for args in (("disconnect", serial), ("kill-server",)):
+        with contextlib.suppress(Exception):
+            subprocess.run([adb, "-P", str(port), *args], env=env, capture_output=True,
+                           timeout=5, check=False)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -103,6 +112,7 @@ class AdbSession:
         self.adb = self.config.adb_path or adb_binary()
         self._device: AdbDevice | None = None
         self._adb_started = False
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     @classmethod
     def for_world(
@@ -221,6 +231,11 @@ class AdbSession:
                 raise DeviceError(f"adb start-server timed out on port {self.adb_port}") from exc
             if proc.returncode == 0:
                 self._adb_started = True
+                # Kill this private server even if the session is never closed (garbage
+                # collection or interpreter exit), so no stray adb servers outlive a run.
+                self._finalizer = weakref.finalize(
+                    self, _kill_adb_server, self.adb, self.adb_port, self.serial
+                )
                 return
             last = proc.stderr.decode("utf-8", "replace").strip()
             if self.config.adb_port or time.monotonic() > deadline:
@@ -255,10 +270,8 @@ class AdbSession:
                 self._device.close()
             self._device = None
         if self._adb_started:
-            with contextlib.suppress(Exception):
-                self._adb_global("disconnect", self.serial, timeout=5)
-            with contextlib.suppress(Exception):
-                self._adb_global("kill-server", timeout=5)
+            if self._finalizer is not None:
+                self._finalizer()  # disconnect + kill-server, once
             self._adb_started = False
         if self.server is not None:
             self.server.stop()
