@@ -197,3 +197,18 @@ def test_reset_in_a_session_resets_the_served_device(fresh: AdbSession) -> None:
     plain = AdbDevice(fresh.adb_config())  # no hook: home + force-stop + launcher intent
     plain.reset("com.llamatouch.notes")
     assert v.foreground_package() == "com.llamatouch.notes"
+
+
+def test_device_dropped_on_the_uiautomator2_path_gives_device_gone() -> None:
+    cfg = SessionConfig(adb_config={"use_u2": "on", "reconnect_attempts": 1,
+                                    "reconnect_delay_s": 0.05, "connect_timeout_s": 2.0,
+                                    "shell_timeout_s": 5.0, "u2_timeout_s": 5.0})
+    with AdbSession.for_world("demo", config=cfg) as s:
+        dev = s.device
+        assert dev.using_u2
+        dev.observe()
+        s.virtual.faults.drop_after_calls = s.virtual.calls + 1
+        with pytest.raises(DeviceGoneError):
+            dev.observe()
+        with pytest.raises(DeviceGoneError):
+            dev.act(Key("back"))
