@@ -232,10 +232,17 @@ class _Builder:
         )
 
 
-def _render_pass(screen: UIScreen, out: _Builder, wanted: list[bool], offscreen: bool) -> None:
-    """Append the elements of the nodes flagged in ``wanted`` (pre-order)."""
+def _render_pass(
+    screen: UIScreen, out: _Builder, wanted: list[bool], offscreen: bool
+) -> list[int]:
+    """Append the elements of the nodes flagged in ``wanted`` (pre-order).
+
+    Returns the clickable / checkable nodes left out for want of a label among the wanted
+    nodes (a row whose texts are all scrolled out of view).
+    """
     nodes = screen.nodes
     done = [False] * len(nodes)
+    unlabelled: list[int] = []
     for node in nodes:
         if done[node.index] or not wanted[node.index]:
             continue
@@ -249,6 +256,7 @@ def _render_pass(screen: UIScreen, out: _Builder, wanted: list[bool], offscreen:
             box = _checkbox_of(screen, node)
             texts, merged = _group(screen, node, wanted, box)
             if not texts and not node.content_desc.strip():
+                unlabelled.append(node.index)
                 continue
             if box is not None and texts:
                 for d in screen.descendants(node):
@@ -267,19 +275,21 @@ def _render_pass(screen: UIScreen, out: _Builder, wanted: list[bool], offscreen:
             out.add("button", MERGE_SEPARATOR.join(texts), node, offscreen=offscreen)
         elif node.text.strip() or node.content_desc.strip():
             out.add("p", _one_line(node.text), node, offscreen=offscreen)
+    return unlabelled
 
 
 def _offscreen(node: UINode) -> bool:
-    """An invisible node scrolled out of view vertically (below or above the viewport).
+    """An invisible node that a vertical scroll can bring into view.
 
-    DroidBot clips the bounds of such nodes to the screen: they keep a positive width but
-    their height collapses (``bottom <= top``). Nodes hidden sideways (other pages of a
-    pager) collapse in width instead and stay out of the view, as in the recorded views.
+    DroidBot clips the bounds of invisible nodes to the screen. Nodes hidden sideways (other
+    pages of a pager, a fast-scroll handle) collapse to no width (``right <= left``) and stay
+    out of the view, as in the recorded views; nodes below or above the viewport keep their
+    width and are listed after ``go back``.
     """
     if node.visible or node.resource_id in _SYSTEM_BARS:
         return False
     b = node.bounds
-    return b.right > b.left and b.bottom <= b.top
+    return b.right > b.left
 
 
 def render_html(
@@ -297,9 +307,13 @@ def render_html(
     """
     out = _Builder(style)
     visible = [n.visible and n.resource_id not in _SYSTEM_BARS for n in screen.nodes]
-    _render_pass(screen, out, visible, False)
+    unlabelled = _render_pass(screen, out, visible, False)
     if include_back:
         out.elements.append(HtmlElement(len(out.elements), "button", "go back", None, kind="back"))
     if include_offscreen:
-        _render_pass(screen, out, [_offscreen(n) for n in screen.nodes], True)
+        # a visible row whose labels are all scrolled out of view is listed with them
+        wanted = [_offscreen(n) for n in screen.nodes]
+        for i in unlabelled:
+            wanted[i] = True
+        _render_pass(screen, out, wanted, True)
     return HtmlView(out.elements, style.separator)

@@ -49,7 +49,10 @@ class RecordedElement:
 
 
 def parse_state_html(text: str) -> list[RecordedElement]:
-    """Parse a recorded AutoDroid-style ``State`` string into its elements."""
+    """Parse a recorded AutoDroid-style ``State`` string into its elements, in id order.
+
+    (A few recorded strings list the elements after ``go back`` out of id order.)
+    """
     out = []
     for m in _ELEMENT_RE.finditer(text):
         checked = m.group("checked")
@@ -62,6 +65,7 @@ def parse_state_html(text: str) -> list[RecordedElement]:
                 checked=None if checked is None else checked == "True",
             )
         )
+    out.sort(key=lambda e: e.id)
     return out
 
 

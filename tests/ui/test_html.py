@@ -33,16 +33,16 @@ def test_agreement_with_recorded_views(droidtask_dir: Path) -> None:
     )
     assert r.records == 652 and r.resolved == 652
     assert r.choices == 511
-    assert r.count_rate >= 0.83
-    assert r.view_rate >= 0.77
-    assert r.text_rate >= 0.56
-    assert r.choice_rate >= 0.94
+    assert r.count_rate >= 0.90  # measured 591/652 = 90.6%
+    assert r.view_rate >= 0.83  # measured 547/652 = 83.9%
+    assert r.text_rate >= 0.60  # measured 392/652 = 60.1%
+    assert r.choice_rate >= 0.96  # measured 493/511 = 96.5%
     # one fixed dialect for all records changes details only, not which element an id names
     for style in (COMPACT_STYLE, SPACED_STYLE):
         fixed = measure_agreement(droidtask_dir, style=style, cache=cache)
         print(f"  fixed {style.separator!r} dialect: choice {fixed.choice_rate:.1%}, "
               f"count {fixed.count_rate:.1%}")
-        assert fixed.choice_rate >= 0.92
+        assert fixed.choice_rate >= 0.94  # measured 95.3% / 94.3%
 
 
 def test_a_recorded_view_is_reproduced_byte_for_byte(droidtask_dir: Path) -> None:
