@@ -273,23 +273,41 @@ def _render_pass(
             for i in merged:
                 done[i] = True
             out.add("button", MERGE_SEPARATOR.join(texts), node, offscreen=offscreen)
+        elif (
+            node.long_clickable
+            and not node.selected
+            and (node.text.strip() or node.content_desc.strip())
+        ):
+            # long-clickable only: a button of its own label; its children are not merged.
+            # (A selected one, e.g. a marquee title, stays text in the recorded views.)
+            out.add("button", _one_line(node.text), node, offscreen=offscreen)
         elif node.text.strip() or node.content_desc.strip():
             out.add("p", _one_line(node.text), node, offscreen=offscreen)
     return unlabelled
 
 
-def _offscreen(node: UINode) -> bool:
-    """An invisible node that a vertical scroll can bring into view.
+def _offscreen_flags(screen: UIScreen) -> list[bool]:
+    """Which nodes are invisible but a vertical scroll can bring into view.
 
-    DroidBot clips the bounds of invisible nodes to the screen. Nodes hidden sideways (other
-    pages of a pager, a fast-scroll handle) collapse to no width (``right <= left``) and stay
-    out of the view, as in the recorded views; nodes below or above the viewport keep their
-    width and are listed after ``go back``.
+    DroidBot clips the bounds of invisible nodes to the screen. Pages hidden sideways (other
+    pages of a pager, a fast-scroll handle) collapse to no width (``right <= left``); they and
+    everything inside them stay out of the view, as do nodes lying wholly left or right of
+    the screen. Nodes below or above the viewport keep their width: they are listed after
+    ``go back``, as in the recorded views.
     """
-    if node.visible or node.resource_id in _SYSTEM_BARS:
-        return False
-    b = node.bounds
-    return b.right > b.left
+    width = screen.width
+    sideways = [False] * len(screen.nodes)
+    out = [False] * len(screen.nodes)
+    for node in screen.nodes:
+        b = node.bounds
+        hidden = not node.visible and (
+            b.right <= b.left or b.right <= 0 or (width > 0 and b.left >= width)
+        )
+        if hidden or (node.parent is not None and sideways[node.parent]):
+            sideways[node.index] = True
+            continue
+        out[node.index] = not node.visible and node.resource_id not in _SYSTEM_BARS
+    return out
 
 
 def render_html(
@@ -312,7 +330,7 @@ def render_html(
         out.elements.append(HtmlElement(len(out.elements), "button", "go back", None, kind="back"))
     if include_offscreen:
         # a visible row whose labels are all scrolled out of view is listed with them
-        wanted = [_offscreen(n) for n in screen.nodes]
+        wanted = _offscreen_flags(screen)
         for i in unlabelled:
             wanted[i] = True
         _render_pass(screen, out, wanted, True)

@@ -33,9 +33,9 @@ def test_agreement_with_recorded_views(droidtask_dir: Path) -> None:
     )
     assert r.records == 652 and r.resolved == 652
     assert r.choices == 511
-    assert r.count_rate >= 0.90  # measured 591/652 = 90.6%
-    assert r.view_rate >= 0.83  # measured 547/652 = 83.9%
-    assert r.text_rate >= 0.60  # measured 392/652 = 60.1%
+    assert r.count_rate >= 0.91  # measured 593/652 = 91.0%
+    assert r.view_rate >= 0.88  # measured 575/652 = 88.2%
+    assert r.text_rate >= 0.64  # measured 420/652 = 64.4%
     assert r.choice_rate >= 0.96  # measured 493/511 = 96.5%
     # one fixed dialect for all records changes details only, not which element an id names
     for style in (COMPACT_STYLE, SPACED_STYLE):
