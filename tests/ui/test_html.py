@@ -33,7 +33,7 @@ def test_agreement_with_recorded_views(droidtask_dir: Path) -> None:
     )
     assert r.records == 652 and r.resolved == 652
     assert r.choices == 511
-    assert r.count_rate >= 0.91  # measured 593/652 = 91.0%
+    assert r.count_rate >= 0.909  # measured 593/652 = 90.95%
     assert r.view_rate >= 0.88  # measured 575/652 = 88.2%
     assert r.text_rate >= 0.64  # measured 420/652 = 64.4%
     assert r.choice_rate >= 0.96  # measured 493/511 = 96.5%
