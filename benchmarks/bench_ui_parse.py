@@ -6,7 +6,8 @@ Measures CPU time, on one CPU (the process pins itself to its first allowed core
   Baseline in the same run: the previous reader (element tree walked from Python with
   per-attribute ``setattr``; the code of commit 354a2b8, kept below as ``_baseline_read``).
 - DroidBot state JSON -> UIScreen (``json.loads`` + ``screen_from_droidbot``).
-- Derived views per screen: HTML rendering, component list, rendered screenshot (ms).
+- Derived views per screen: HTML rendering, component list, rendered screenshot (ms), and
+  the HTML view's agreement with the HTML recorded in the DroidTask task files.
 
 Run: ``.venv/bin/python benchmarks/bench_ui_parse.py [--repeat N]``.
 """
@@ -27,6 +28,7 @@ from llamatouch.paths import droidtask_dir, shared_data_dir
 from llamatouch.ui.components import component_list
 from llamatouch.ui.droidbot import screen_from_droidbot
 from llamatouch.ui.html import render_html
+from llamatouch.ui.html_agreement import measure_agreement
 from llamatouch.ui.node import Bounds, UINode, UIScreen
 from llamatouch.ui.render import render_screenshot
 from llamatouch.ui.xmlio import parse_xml_bytes, read_uiautomator_xml, write_uiautomator_xml
@@ -135,6 +137,12 @@ def main() -> int:
         base_rate = max(base_rate, _rate(_baseline_read, xmls, 1))
     print(f"XML -> model      : {xml_rate:8.0f} screens/s  (target >= 1000; "
           f"baseline reader {base_rate:.0f} screens/s; x{xml_rate / base_rate:.2f})")
+    t0 = time.perf_counter()
+    for x in xmls:
+        read_uiautomator_xml(x)
+    wall = len(xmls) / (time.perf_counter() - t0)
+    print(f"                    {wall:8.0f} screens/s by wall clock (includes other load on the "
+          f"machine: {os.getloadavg()[0]:.1f} load average)")
     json_rate = _rate(lambda b: screen_from_droidbot(json.loads(b)), raw_json, args.repeat)
     print(f"DroidBot JSON -> model: {json_rate:8.0f} screens/s")
     t0 = time.process_time()
@@ -161,6 +169,13 @@ def main() -> int:
     p90 = times[int(len(times) * 0.9)]
     print(f"screenshot render : median {statistics.median(times):.1f} ms, p90 {p90:.1f} ms, "
           f"max {times[-1]:.1f} ms over {len(sample)} states at full size (target < 20 ms)")
+
+    cache = dict(zip(files, screens, strict=True))
+    r = measure_agreement(root, cache=cache)
+    print(f"HTML vs recorded DroidTask State: {r.resolved}/{r.records} records resolved; "
+          f"element count equal {r.count_rate:.1%}; every element equal {r.view_rate:.1%}; "
+          f"byte-identical {r.text_rate:.1%}; chosen element equal "
+          f"{r.choice_same}/{r.choices} ({r.choice_rate:.1%})")
     return 0
 
 
