@@ -65,9 +65,14 @@ class _Held:
 class DeviceSlot:
     """The device of one worker. Virtual devices are created per world, lazily, and kept."""
 
-    def __init__(self, spec: str, index: int, world_base: Path | None = None) -> None:
+    def __init__(
+        self, spec: str, index: int, world_base: Path | None = None, seed: int = 0
+    ) -> None:
         self.spec = spec
         self.index = index
+        #: virtual devices of every worker get the same seed, so that an episode's outcome does
+        #: not depend on which worker ran it
+        self.seed = seed
         self.kind, self.arg = parse_spec(spec)
         self.world_base = world_base
         self._held: dict[str, _Held] = {}
@@ -115,7 +120,7 @@ class DeviceSlot:
 
                 world = self._world(world_name)
                 vdev = VirtualDevice(
-                    world, seed=self.index, serial=f"virtual-{self.index}-{world.name}"
+                    world, seed=self.seed, serial=f"virtual-{self.index}-{world.name}"
                 )
                 dev: Device = vdev
                 jump = vdev.reset_to_state
@@ -125,7 +130,7 @@ class DeviceSlot:
                 from llamatouch_emulator.virtual import VirtualDevice
 
                 world = self._world(world_name)
-                served = VirtualDevice(world, seed=self.index, serial=f"emulator-{self.index}")
+                served = VirtualDevice(world, seed=self.seed, serial=f"emulator-{self.index}")
                 session: Any = stack.enter_context(AdbSession(served))
                 dev = session.device
                 jump = served.reset_to_state

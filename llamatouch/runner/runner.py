@@ -238,7 +238,7 @@ def _run_plan(
     lock = threading.Lock()
 
     def worker(index: int, device_spec: str) -> None:
-        slot = DeviceSlot(device_spec, index, world_base)
+        slot = DeviceSlot(device_spec, index, world_base, seed=config.seed)
         agent: Agent | None = None
         try:
             agent = create_agent(

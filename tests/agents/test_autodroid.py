@@ -127,7 +127,9 @@ def test_memory_from_demo_world_roundtrips(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_autodroid_real_model_every_demo_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_autodroid_real_model_every_demo_task(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Real llama.cpp inference (embedded SmolLM2-135M) on every demo task: every episode
     completes without an infrastructure failure or crash; the success rate is reported."""
     suite = load_suite("demo")

@@ -24,7 +24,7 @@ def test_builtins_resolve() -> None:
 
 
 def test_unknown_agent_lists_what_exists() -> None:
-    with pytest.raises(AgentNotFoundError, match="available: .*replay"):
+    with pytest.raises(AgentNotFoundError, match=r"available: .*replay"):
         resolve_agent_class("no-such-agent")
 
 
