@@ -143,9 +143,6 @@ class _DumpTarget:
         else:
             self.parents.pop()
 
-    def data(self, text: str) -> None:
-        pass
-
     def close(self) -> None:
         return None
 
