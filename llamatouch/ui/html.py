@@ -15,6 +15,12 @@ Element syntax (one per line)::
     <input id=3 >Title</input>
     <checkbox id=6 checked=False>All-day OFF</checkbox>
     <button id=15>go back</button>                 # pseudo element: press Back
+    <checkbox id=16 checked=False>CalDAV sync OFF</checkbox>   # scrolled out of view
+
+Elements scrolled out of view come after ``go back`` (``offscreen=True``: acting on one needs
+a scroll first; ``include_offscreen=False`` leaves them out). :class:`HtmlStyle` selects
+between the two dialects of the recorded views. No ``scroll`` elements are emitted (the
+recorded views have none); agents add their own scroll choices.
 """
 
 from __future__ import annotations
@@ -125,12 +131,17 @@ class HtmlView:
                 return e
         raise KeyError(id)
 
-    def element_for(self, node: UINode) -> HtmlElement | None:
-        """The element that stands for ``node`` or whose group ``node`` was merged into."""
-        for e in self.elements:
-            if e.node is not None and e.node.index == node.index:
-                return e
-        return None
+    def element_for(self, node: UINode, screen: UIScreen | None = None) -> HtmlElement | None:
+        """The element that stands for ``node``; with ``screen``, also the element of the
+        nearest ancestor (the clickable group ``node``'s text was merged into)."""
+        by_index = {e.node.index: e for e in self.elements if e.node is not None}
+        found = by_index.get(node.index)
+        if found is None and screen is not None:
+            for anc in screen.ancestors(node):
+                found = by_index.get(anc.index)
+                if found is not None:
+                    break
+        return found
 
     def __len__(self) -> int:
         return len(self.elements)

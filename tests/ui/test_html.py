@@ -116,6 +116,11 @@ def test_rendering_rules() -> None:
     assert view.element(5).node is None and view.element(5).text == "go back"
     assert view.element(2).node is not None and view.element(2).node.index == 3
     assert view.element(4).label() == "More options"
+    screen = _small_screen()
+    dark = screen.nodes[5]  # the "Dark" label merged into the Theme row
+    assert view.element_for(dark) is None
+    row = view.element_for(dark, screen)
+    assert row is not None and row.id == 2
     with pytest.raises(KeyError):
         view.element(6)
     assert [e.tag for e in render_html(_small_screen(), include_back=False).elements][-1] == (
