@@ -2,10 +2,12 @@
 
 Essential-state annotations (``click<3>``, ``exact<28>`` ...) point at components by index, so
 the list must be reproducible from the hierarchy alone and its order stable. The selection rule
-was read off the published LlamaTouch fixtures (``trace_18/0.vh`` against ``trace_18/0.json``
-in the LlamaTouch Evaluator repository): walk the hierarchy in pre-order and keep every visible
-node that is a leaf or carries a text or a content-desc. Containers that are only clickable
-(a list row without text of its own) are left out; their leaves stand for them.
+was read off the published LlamaTouch fixtures (all 100 views of ``trace_18/0.vh`` against the
+30 entries of ``trace_18/0.json`` in the LlamaTouch Evaluator repository): walk the hierarchy
+in pre-order and keep every visible node that carries a text or a content-desc, or is a leaf
+widget (an ImageView, TextView, Button ... but not an empty layout container such as a
+divider ``FrameLayout``). Containers that are only clickable (a list row without a label of its
+own) are left out; their leaves stand for them.
 
 :func:`match_components` goes the other way: given a component list (ours, or an ``<i>.json``
 read from disk) it finds each component's node on a screen.
@@ -56,11 +58,31 @@ class Component:
         }
 
 
+#: Short class names (suffixes) of layout containers: an empty one is no component.
+CONTAINER_SUFFIXES: tuple[str, ...] = (
+    "Layout",
+    "LayoutCompat",
+    "ViewGroup",
+    "RecyclerView",
+    "ListView",
+    "GridView",
+    "ScrollView",
+    "ViewPager",
+    "ViewPager2",
+    "ViewAnimator",
+    "ViewFlipper",
+    "ViewSwitcher",
+    "Toolbar",
+)
+
+
 def is_component(node: UINode) -> bool:
-    """Whether ``node`` belongs in the component list (visible, and a leaf or labelled)."""
+    """Whether ``node`` belongs in the component list (visible; labelled or a leaf widget)."""
     if not node.visible:
         return False
-    return not node.children or bool(node.text.strip() or node.content_desc.strip())
+    if node.text.strip() or node.content_desc.strip():
+        return True
+    return not node.children and not node.short_class.endswith(CONTAINER_SUFFIXES)
 
 
 def component_list(screen: UIScreen) -> list[Component]:

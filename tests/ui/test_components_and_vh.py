@@ -59,7 +59,8 @@ def test_component_lists_of_all_states_match_back(
         assert [c.index for c in comps] == list(range(len(comps))), path
         assert [c.node.index for c in comps] == sorted(c.node.index for c in comps)
         for c in comps:
-            assert c.node.visible and (not c.node.children or c.node.label().strip())
+            n = c.node
+            assert n.visible and (not n.children or n.text.strip() or n.content_desc.strip())
         as_json = json.loads(json.dumps([c.to_json() for c in comps]))
         matched = match_components(screen, as_json)
         assert [n.index if n else None for n in matched] == [c.node.index for c in comps], path
@@ -77,7 +78,7 @@ def _n(i: int, parent: int | None, cls: str, **kw: object) -> UINode:
 def test_selection_rule() -> None:
     """The rule read off LlamaTouch's trace_18 fixture, on a tree of the same shape."""
     nodes = [
-        _n(0, None, "android.widget.FrameLayout", children=[1, 2, 4, 7]),
+        _n(0, None, "android.widget.FrameLayout", children=[1, 2, 4, 7, 9]),
         _n(1, 0, "android.view.View", visible=False),  # invisible leaf: out
         _n(2, 0, "android.widget.EditText", text="query", clickable=True, children=[3]),
         _n(3, 2, "android.widget.ImageButton", content_desc="Navigate up", clickable=True),
@@ -86,11 +87,13 @@ def test_selection_rule() -> None:
         _n(6, 4, "android.widget.TextView", text="Title"),
         _n(7, 0, "android.widget.LinearLayout", content_desc="Sources", children=[8]),
         _n(8, 7, "android.widget.TextView", text="Sources"),
+        _n(9, 0, "android.widget.FrameLayout"),  # an empty divider: out
     ]
     screen = build_screen(nodes, width=100, height=100)
     comps = component_list(screen)
     assert [c.node.index for c in comps] == [2, 3, 5, 6, 7, 8]
     assert not is_component(nodes[4]) and not is_component(nodes[1])
+    assert not is_component(nodes[9])
     assert comps[0].to_json()["bounds"] == "[0,2][100,52]"
     hit = component_at(comps, 10, 9)
     assert hit is not None and hit.node.index in {6, 7, 8}
