@@ -163,3 +163,9 @@ def test_missing_model_files_raise_typed_error(tmp_path: Path) -> None:
 def test_cosine_matrix() -> None:
     a = np.array([[1.0, 0.0], [0.0, 2.0]], dtype=np.float32)
     np.testing.assert_allclose(cosine(a, a), np.eye(2), atol=1e-6)
+
+
+def test_blas_thread_limit_does_not_change_results(enc: MiniLMEncoder) -> None:
+    texts = ["open the camera", "set a timer for ten minutes"]
+    free = MiniLMEncoder(MiniLMConfig(cache_size=0, blas_threads=None)).encode(texts)
+    np.testing.assert_allclose(enc.encode(texts), free, atol=1e-5)
