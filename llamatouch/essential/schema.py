@@ -69,7 +69,7 @@ DEFAULT_IMAGE_DISTANCE = 10
 DEFAULT_CLICK_JITTER = 0.02
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Locator:
     """One alternative way to find a component: every given attribute must match.
 

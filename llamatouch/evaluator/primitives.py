@@ -8,6 +8,8 @@ hierarchy, no recorded activity...). Policies and directions are documented in
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -57,8 +59,32 @@ def _loc_match(item: IndexedNode, loc: Locator) -> bool:
     )
 
 
+_TOKEN = re.compile(r"[^\W_]{3,}")
+
+
+@lru_cache(maxsize=16384)
+def _needles(loc: Locator) -> tuple[str, ...]:
+    """Substrings that any node matching ``loc`` puts into the raw hierarchy document."""
+    out: list[str] = []
+    for value in (loc.text, loc.content_desc):
+        if value:
+            out.extend(_TOKEN.findall(norm(value)))
+    if loc.resource_id:
+        out.append(unicodedata.normalize("NFKC", loc.resource_id).casefold())
+    if loc.class_name:
+        out.append(unicodedata.normalize("NFKC", loc.class_name).casefold())
+    return tuple(out)
+
+
+def may_be_on_screen(sv: StepView, comp: Component) -> bool:
+    """``False`` when no locator of ``comp`` can match (checked without parsing the XML)."""
+    return any(sv.may_contain(list(_needles(loc))) for loc in comp.locators())
+
+
 def find_component(sv: StepView, comp: Component) -> list[IndexedNode]:
     """Nodes of the step's screen that are ``comp`` (any locator, state constraints)."""
+    if not may_be_on_screen(sv, comp):
+        return []
     out: list[IndexedNode] = []
     seen: set[int] = set()
     for loc in comp.locators():
@@ -111,7 +137,7 @@ def _nearest(
 
 
 def describe_node(screen: UIScreen, node: UINode) -> dict[str, Any]:
-    out: dict[str, Any] = {"key": screen.key(node), "class_name": node.class_name}
+    out: dict[str, Any] = {"index": node.index, "class_name": node.class_name}
     if node.resource_id:
         out["resource_id"] = node.resource_id
     if node.text:
@@ -257,29 +283,38 @@ def check_click(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
         action = sv.action()
         kind = "no action" if action is None else action.kind
         return Outcome(False, 0.0, 1.0, expected, kind, "the action on this screen is not a tap")
-    screen = sv.screen()
     x, y, element = tap
+    if not may_be_on_screen(sv, comp):
+        return Outcome(
+            False, 0.0, 1.0, expected, {"tap": [x, y]}, "the component is not on this screen"
+        )
+    screen = sv.screen()
     target = tap_target(screen, x, y, element)
     items = find_component(sv, comp)
     found_target = describe_node(screen, target) if target is not None else None
     found = {"tap": [x, y], "hit": found_target}
     if target is not None:
-        # the target itself, or a node it owns (a label inside a clickable row); this also
-        # covers targets that are off-screen in the recorded hierarchy (named by key)
-        for n in [target, *screen.descendants(target)]:
-            if (n is target or _owner(screen, n) is target) and node_is(comp, n):
+        # the target itself, a node it owns (a label inside a clickable row), or a control
+        # inside the tapped row when it is the row's only interactive descendant (a row
+        # holder whose tap toggles its checkbox); also covers targets named by element key
+        below = list(screen.descendants(target))
+        interactive = [n for n in below if _clickable(n)]
+        for n in [target, *below]:
+            owned = n is target or _owner(screen, n) is target
+            sole = len(interactive) == 1 and _owner(screen, n) is interactive[0]
+            if (owned or sole) and node_is(comp, n):
                 return Outcome(True, 1.0, 1.0, expected, found, "the tap hit the component")
     if not items:
         return Outcome(False, 0.0, 1.0, expected, found, "the component is not on this screen")
     jitter = (p.jitter if p.jitter is not None else opts.click_jitter) * sv.screen_size()[0]
-    below = set(screen.descendants(target)) if target is not None else set()
+    under = set(screen.descendants(target)) if target is not None else set()
     for it in items:
         owner = _owner(screen, it.node)
         b = owner.bounds
         dx = max(b.left - x, 0.0, x - (b.right - 1))
         dy = max(b.top - y, 0.0, y - (b.bottom - 1))
         dist = max(dx, dy)
-        if dist <= jitter and (target is None or owner in below):
+        if dist <= jitter and (target is None or owner in under):
             return Outcome(
                 True,
                 1.0 - dist / max(jitter, 1.0),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from llamatouch.actions import Action
@@ -47,6 +48,8 @@ class StepView:
         self._by_desc: dict[str, list[IndexedNode]] | None = None
         self._by_rid: dict[str, list[IndexedNode]] | None = None
         self._screen_text: str | None = None
+        self._raw: bytes | None = None
+        self._doc: str | None = None
         self._labels: list[tuple[str, IndexedNode]] | None = None
         self.cache: dict[str, Any] = {}
 
@@ -58,17 +61,56 @@ class StepView:
         return f"step {self.index}" + (f" ({self.step.folder})" if self.step is not None else "")
 
     # -- raw material --------------------------------------------------------------------
-    def screen(self) -> UIScreen:
-        if self._screen is None:
+    def _raw_xml(self) -> bytes:
+        if self._raw is None:
             if self.step is None:
                 raise EvaluationError(f"{self.where()}: no hierarchy")
             if not self.record.has_hierarchy:
                 raise EvaluationError(f"{self.where()}: the step recorded no hierarchy")
             try:
-                self._screen = self.step.screen()
+                self._raw = self.step.hierarchy_xml()
+            except LlamaTouchError as exc:
+                raise EvaluationError(f"{self.where()}: hierarchy unusable: {exc}") from exc
+        return self._raw
+
+    def screen(self) -> UIScreen:
+        if self._screen is None:
+            from llamatouch.ui.xmlio import read_uiautomator_xml
+
+            raw = self._raw_xml()
+            assert self.step is not None
+            try:
+                self._screen = read_uiautomator_xml(
+                    raw,
+                    self.step.folder / "screen.xml",
+                    width=self.record.width,
+                    height=self.record.height,
+                    activity=self.record.activity,
+                )
             except LlamaTouchError as exc:
                 raise EvaluationError(f"{self.where()}: hierarchy unusable: {exc}") from exc
         return self._screen
+
+    def may_contain(self, needles: list[str]) -> bool:
+        """A cheap, sound pre-check before parsing: ``False`` only when some needle (already
+        NFKC + case-folded) cannot occur in any attribute of the hierarchy.
+
+        The raw document is NFKC-normalised and case-folded; needles are runs of letters and
+        digits (or resource-ids), which XML escaping never touches. Documents that use
+        character references (``&#...;``) or that do not end with ``</hierarchy>`` (possibly
+        truncated: parsing must report them) are not pre-checked (always ``True``).
+        """
+        if self._screen is not None or self.step is None:
+            return True
+        if self._doc is None:
+            import unicodedata
+
+            text = self._raw_xml().decode("utf-8", errors="replace")
+            whole = text.rstrip().endswith("</hierarchy>") and "&#" not in text
+            self._doc = unicodedata.normalize("NFKC", text).casefold() if whole else ""
+        if not self._doc:
+            return True
+        return all(n in self._doc for n in needles)
 
     def action(self) -> Action | None:
         if not self._action_done:
@@ -119,7 +161,7 @@ class StepView:
             for n in self.screen().nodes:
                 if not n.visible:
                     continue
-                item = IndexedNode(n, normalise_text(n.text), normalise_text(n.content_desc))
+                item = IndexedNode(n, _norm(n.text), _norm(n.content_desc))
                 idx.append(item)
                 by_text.setdefault(item.text, []).append(item)
                 by_desc.setdefault(item.desc, []).append(item)
@@ -174,6 +216,9 @@ class StepView:
                     parts.append("checked" if el.checked else "unchecked")
             self._screen_text = normalise_text(" ".join(parts))
         return self._screen_text
+
+
+_norm = lru_cache(maxsize=65536)(normalise_text)
 
 
 def _record_of(step: TraceStep | None) -> StepRecord:

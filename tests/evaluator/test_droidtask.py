@@ -49,8 +49,8 @@ def test_self_tests_on_every_annotated_task(variant_traces, droidtask_annotation
         if not st.gt_ok:
             failing_gt.add(task.id)
     print(f"\nself-tests over {len(anns)} tasks: {counts}")
-    assert counts == {"gt": 139, "first": 141, "cut": 141}
-    assert failing_gt == GT_DISAGREES
+    assert counts == {"gt": 139, "first": 141, "cut": 141}, failing_gt
+    assert failing_gt == GT_DISAGREES, failing_gt
 
 
 def test_faithfulness_against_human_labels(variant_traces, droidtask_annotations):
@@ -192,3 +192,30 @@ def test_failed_verdicts_carry_evidence(variant_traces, droidtask_annotations, k
         assert r.verdict is not None
         assert any(e.passed is False for e in r.verdict.evidence), r.episode_id
         assert None in r.verdict.checkpoint_steps
+
+
+def test_prefilter_is_sound_on_real_screens(variant_traces, droidtask_annotations):
+    """The no-parse pre-check never rejects a component that parsing would find."""
+    from llamatouch.evaluator.primitives import find_component, may_be_on_screen
+    from llamatouch.evaluator.stepview import StepView
+
+    root, _index = variant_traces
+    anns = load_annotations_dir(droidtask_annotations)
+    comps = [
+        p.component
+        for a in anns.values()
+        for c in a.checkpoints
+        for p in c.primitives
+        if p.component is not None
+    ]
+    checked = rejected = 0
+    for eid in sorted(_index)[::7]:
+        for step in read_trace(root / eid).steps:
+            fast = StepView(step)
+            slow = StepView(step, screen=step.screen())  # parsed: no pre-check
+            for comp in comps[::5]:
+                checked += 1
+                if not may_be_on_screen(fast, comp):
+                    rejected += 1
+                    assert find_component(slow, comp) == [], (eid, step.index, comp)
+    assert checked > 1000 and rejected > checked // 2
