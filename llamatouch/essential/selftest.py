@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from llamatouch.actions import Finish
+from llamatouch.errors import SchemaError
 from llamatouch.essential.schema import Annotation
 from llamatouch.evaluator.matcher import evaluate_views
 from llamatouch.evaluator.options import EvalOptions, Verdict
@@ -97,3 +98,38 @@ def self_test(
     cv = cut_views(gt_trace)
     cut = None if cv is None else evaluate_views(cv, annotation, opts, episode_id=f"{eid}#cut")
     return SelfTest(annotation.task_id, gt, first, cut)
+
+
+def check_against_trace(annotation: Annotation, gt_trace: Trace) -> list[SchemaError]:
+    """Structural checks of an annotation against its ground-truth trace.
+
+    Every ``gt_step`` must name a step of the trace (a reference to an absent screen is an
+    error naming the checkpoint), and the ``gt_step`` of successive checkpoints must not go
+    backwards. Returns the problems (empty when sound); the verdict checks are
+    :func:`self_test`.
+    """
+    out: list[SchemaError] = []
+    src = f"annotation {annotation.task_id}"
+    n = len(gt_trace.steps)
+    last = -1
+    for i, cp in enumerate(annotation.checkpoints):
+        if cp.gt_step is None:
+            continue
+        if cp.gt_step >= n:
+            out.append(
+                SchemaError(
+                    src,
+                    f"checkpoints[{i}].gt_step",
+                    f"references step {cp.gt_step}; the trace has {n} steps",
+                )
+            )
+        elif cp.gt_step < last:
+            out.append(
+                SchemaError(
+                    src,
+                    f"checkpoints[{i}].gt_step",
+                    f"step {cp.gt_step} comes before the previous checkpoint's",
+                )
+            )
+        last = max(last, cp.gt_step)
+    return out

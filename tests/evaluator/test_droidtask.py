@@ -219,3 +219,17 @@ def test_prefilter_is_sound_on_real_screens(variant_traces, droidtask_annotation
                     rejected += 1
                     assert find_component(slow, comp) == [], (eid, step.index, comp)
     assert checked > 1000 and rejected > checked // 2
+
+
+def test_annotations_reference_existing_screens(variant_traces, droidtask_annotations):
+    from llamatouch.essential.selftest import check_against_trace
+
+    root, _index = variant_traces
+    anns = load_annotations_dir(droidtask_annotations)
+    for tid, ann in anns.items():
+        assert check_against_trace(ann, read_trace(root / f"{tid}__gt")) == [], tid
+    ann = anns["notes-task1"]
+    ann.checkpoints[-1].gt_step = 40
+    (err,) = check_against_trace(ann, read_trace(root / "notes-task1__gt"))
+    assert err.field == f"checkpoints[{len(ann.checkpoints) - 1}].gt_step"
+    assert "references step 40" in str(err)
