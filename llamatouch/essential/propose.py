@@ -231,7 +231,7 @@ def _final_components(screens: list[UIScreen], instruction: str, typed: list[str
 
 def propose_annotation(trace: Trace, task: Task | None = None) -> Annotation:
     """Propose essential states from a ground-truth ``trace`` (see the module docstring)."""
-    from llamatouch.evaluator.matcher import _check_checkpoint
+    from llamatouch.evaluator.matcher import check_checkpoint
     from llamatouch.evaluator.options import EvalOptions
     from llamatouch.evaluator.stepview import StepView
 
@@ -286,7 +286,7 @@ def propose_annotation(trace: Trace, task: Task | None = None) -> Annotation:
     opts = EvalOptions()
     if final_prims:
         final = Checkpoint(final_prims, note="the resulting state", gt_step=n_steps - 1)
-        weak = n_steps >= 2 and _check_checkpoint(0, final, StepView(steps[-2]), opts)[0] is True
+        weak = n_steps >= 2 and check_checkpoint(0, final, StepView(steps[-2]), opts)[0] is True
     else:
         final = None
         weak = True

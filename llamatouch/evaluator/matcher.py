@@ -24,7 +24,7 @@ from llamatouch.trace.format import Trace
 _ORDER = {t: i for i, t in enumerate(PRIMITIVE_TYPES)}
 
 
-def _check_checkpoint(
+def check_checkpoint(
     k: int, cp: Checkpoint, sv: StepView, opts: EvalOptions, *, full: bool = False
 ) -> tuple[bool | None, list[Evidence], int]:
     """(True / False / None=unknown, evidence, number of primitives that held)."""
@@ -126,7 +126,7 @@ def evaluate_views(
         candidates = ([n - 1] if n - 1 >= start else []) if cp.final else list(range(start, n))
         best: tuple[int, int] | None = None  # (held, step)
         for s in candidates:
-            ok, ev, held = _check_checkpoint(k, cp, views[s], opts)
+            ok, ev, held = check_checkpoint(k, cp, views[s], opts)
             if ok:
                 steps[k] = s
                 evidence.extend(ev)
@@ -142,7 +142,7 @@ def evaluate_views(
         if steps[k] is None:
             failed_at = k
             if best is not None:
-                _, ev, _ = _check_checkpoint(k, cp, views[best[1]], opts, full=True)
+                _, ev, _ = check_checkpoint(k, cp, views[best[1]], opts, full=True)
                 evidence.extend(ev)
             else:
                 evidence.extend(
