@@ -157,11 +157,18 @@ def run(args: argparse.Namespace) -> int:
         bar.total = n
         bar.refresh()
 
+    import signal
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # clean up devices; the run stays resumable
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     t0 = time.perf_counter()
     try:
         outcome = run_eval(config, progress=bar.update, on_total=on_total)
     finally:
         bar.close()
+        signal.signal(signal.SIGTERM, previous)
     print(format_table(outcome.summary))
     print(
         f"\n{outcome.ran} episode(s) run, {outcome.skipped} already done"

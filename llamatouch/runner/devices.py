@@ -151,7 +151,7 @@ class DeviceSlot:
             width=width,
             height=height,
             screenshots=shots,
-            world=str(world.root) if kind != "adb" and world.root else world_name,
+            world=str(world.root) if world is not None and world.root else world_name,
         )
         return _Held(dev, caps, stack, jump)
 

@@ -236,9 +236,10 @@ def _run_plan(
     world_base = Path(suite.source).parent if suite.source else None
     errors: list[BaseException] = []
     lock = threading.Lock()
+    slots = [DeviceSlot(s, i, world_base, seed=config.seed) for i, s in enumerate(specs)]
 
     def worker(index: int, device_spec: str) -> None:
-        slot = DeviceSlot(device_spec, index, world_base, seed=config.seed)
+        slot = slots[index]
         agent: Agent | None = None
         try:
             agent = create_agent(
@@ -275,8 +276,16 @@ def _run_plan(
     ]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.join()
+    except BaseException:
+        # Ctrl-C / SIGTERM in the main thread: stop handing out episodes and release the
+        # devices (private adb servers) now; unfinished episodes stay `running` for --resume
+        errors.append(RunError("interrupted"))
+        for slot in slots:
+            slot.close()
+        raise
     if errors:
         raise errors[0]
 

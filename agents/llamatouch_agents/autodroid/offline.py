@@ -52,6 +52,9 @@ class OfflineConfig:
         max_tasks_per_app: at most this many tasks per app (0: all), in task-number order.
         memory_dir: exploration memory folder (``""``: no memory, no query optimisation).
         out: write ``offline.json`` (per-step records and per-app figures) here, if set.
+        ask_llm: ask the model on steps the memory path does not cover. ``False`` only counts
+            what query optimisation covers (and whether those memory picks are right) without
+            loading a model: uncovered steps count as wrong and make no LLM call.
     """
 
     droidtask_dir: Path
@@ -59,6 +62,7 @@ class OfflineConfig:
     max_tasks_per_app: int = 0
     memory_dir: str = ""
     out: Path | None = None
+    ask_llm: bool = True
 
 
 @dataclass(slots=True)
@@ -97,6 +101,7 @@ class AppFigures:
     tasks_completed: int = 0
     llm_calls: int = 0
     saved_calls: int = 0
+    memory_correct: int = 0
     failures: int = 0
 
     @property
@@ -121,7 +126,7 @@ class OfflineReport:
         t = AppFigures("all")
         for a in self.apps:
             for f in ("tasks", "steps", "action_correct", "element_correct", "tasks_completed",
-                      "llm_calls", "saved_calls", "failures"):
+                      "llm_calls", "saved_calls", "memory_correct", "failures"):
                 setattr(t, f, getattr(t, f) + getattr(a, f))
         return t
 
@@ -228,7 +233,8 @@ def run_offline_stepwise(
         figures: dict[str, AppFigures] = {}
         for app, path in jobs:
             fig = figures.setdefault(app.name, AppFigures(app.name))
-            _run_task(agent, app.name, path, memories.get(app.name), fig, report)
+            _run_task(agent, app.name, path, memories.get(app.name), fig, report,
+                      ask_llm=config.ask_llm)
             if bar is not None:
                 bar.update(1)
         if bar is not None:
@@ -248,6 +254,8 @@ def _run_task(
     memory: AppMemory | None,
     fig: AppFigures,
     report: OfflineReport,
+    *,
+    ask_llm: bool = True,
 ) -> None:
     try:
         instruction, records = _load_task(path)
@@ -285,7 +293,9 @@ def _run_task(
                 following = False
         elif following:
             following = False
-        if outcome.chosen is None:
+        if outcome.chosen is None and not ask_llm:
+            outcome.error = "not asked (ask_llm=False)"
+        elif outcome.chosen is None:
             hints = []
             for h in hits:
                 el = next((e for e in elements if e.label == h.entry.label), None)
@@ -313,6 +323,7 @@ def _run_task(
         fig.steps += 1
         fig.element_correct += outcome.element_ok
         fig.action_correct += outcome.action_ok
+        fig.memory_correct += outcome.from_memory and outcome.action_ok
         all_ok = all_ok and outcome.action_ok
         report.steps.append(outcome)
         history.append(_history_line(by_id.get(expected), expected_text))
