@@ -49,6 +49,8 @@ def embedded_llm():  # type: ignore[no-untyped-def]
     """
     from llamatouch.llm import LLMConfig, load_backend
 
-    backend = load_backend(LLMConfig(n_ctx=4096, timeout_s=300.0, retries=1))
+    # One thread: test runs share the 2 cores with other work, and llama.cpp's threads stall
+    # each other on a busy CPU (docs/llm.md, "Threads").
+    backend = load_backend(LLMConfig(n_ctx=4096, n_threads=1, timeout_s=300.0, retries=1))
     yield backend
     backend.close()

@@ -142,7 +142,7 @@ def test_cache_does_not_change_answers_and_seed_is_deterministic(llm: LlamaCppBa
 
 
 def test_prefix_cache_can_be_disabled() -> None:
-    with load_backend(LLMConfig(prefix_cache=False, n_ctx=2048)) as other:
+    with load_backend(LLMConfig(prefix_cache=False, n_ctx=2048, n_threads=1)) as other:
         assert isinstance(other, LlamaCppBackend)
         other.complete(messages(0), max_tokens=4)
         again = other.complete(messages(0), max_tokens=4)
