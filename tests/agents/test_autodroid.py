@@ -134,7 +134,7 @@ def test_autodroid_real_model_every_demo_task(
     completes without an infrastructure failure or crash; the success rate is reported."""
     suite = load_suite("demo")
     outcome = run_eval(
-        EvalConfig(agent="autodroid", out=tmp_path / "run", devices=("virtual",), max_steps=3,
+        EvalConfig(agent="autodroid", out=tmp_path / "run", devices=("virtual",), max_steps=2,
                    memory_dir=str(tmp_path / "mem"), agent_params={"describer": "template"})
     )
     assert {r.task_id for r in outcome.rows} == {t.id for t in suite.tasks}
@@ -148,4 +148,26 @@ def test_autodroid_real_model_every_demo_task(
     assert list((tmp_path / "mem").glob("*.json")), "memory files were written"
     with capsys.disabled():
         s = outcome.summary.overall
-        print(f"\nautodroid (SmolLM2-135M, 3 steps) on demo: {s.successes}/{s.scored} success")
+        print(f"\nautodroid (SmolLM2-135M, 2 steps) on demo: {s.successes}/{s.scored} success")
+
+
+def test_explore_live_device_within_budget_builds_memory(tmp_path: Path) -> None:
+    """Exploration through the Device interface (the virtual device standing in for a phone)."""
+    from llamatouch.embed.minilm import get_encoder
+    from llamatouch.world import load_world
+    from llamatouch_agents.autodroid.explore import explore_device
+    from llamatouch_emulator.virtual import VirtualDevice
+    from llamatouch_emulator.worlds import load_named_world
+
+    dev = VirtualDevice(load_named_world("demo"))
+    world, stats = explore_device(dev, "com.llamatouch.notes", budget=25)
+    assert stats.actions <= 25
+    assert stats.states >= 3 and stats.transitions >= 3
+    assert all(t.source in world.states and t.target in world.states for t in world.transitions)
+    saved = load_world(world.save(tmp_path / "explored"))
+    mem = build_from_world(saved, "com.llamatouch.notes", template_describer,
+                           get_encoder().encode)
+    assert mem.entries
+    start = saved.app("com.llamatouch.notes")
+    assert start is not None
+    assert all(e.path[0].state == start.start_state for e in mem.entries)

@@ -70,6 +70,8 @@ class AutoDroidSettings:
         stuck_repeats: the same choice on an unchanged screen this many times in a row ends
             the episode (``finish`` with status ``fail``): completion detection for loops.
         history_len: most recent actions shown in the prompt.
+        threads: llama.cpp threads for the model this agent loads (0: the backend's default,
+            every core this process may use; 1 can be faster on a machine busy with other work).
     """
 
     max_retries: int = 2
@@ -81,6 +83,7 @@ class AutoDroidSettings:
     max_hints: int = 3
     stuck_repeats: int = 3
     history_len: int = 12
+    threads: int = 0
 
     @classmethod
     def from_params(cls, params: dict[str, str]) -> AutoDroidSettings:
@@ -144,7 +147,11 @@ class AutoDroidAgent(Agent):
 
             try:
                 self._llm = load_backend(
-                    LLMConfig(model=self.options.model, base_url=self.options.base_url)
+                    LLMConfig(
+                        model=self.options.model,
+                        base_url=self.options.base_url,
+                        n_threads=self.settings.threads or None,
+                    )
                 )
             except LLMError as exc:
                 raise AgentFailure(f"autodroid: cannot load model: {exc}") from exc
@@ -168,6 +175,8 @@ class AutoDroidAgent(Agent):
         self._memory = None
         if self.settings.memory == "on" and capabilities.world:
             self._memory = self._load_memory(capabilities.world, task.app)
+        elif self.settings.memory == "on":
+            self._memory = self._stored_memory(task.app)
         if self._memory is not None and self._memory.entries:
             from llamatouch.embed.minilm import get_encoder
 
@@ -175,6 +184,26 @@ class AutoDroidAgent(Agent):
             self._hits = self._memory.retrieve(q, self.settings.hint_threshold, top_k=20)
             if self._hits and self._hits[0].score >= self.settings.path_threshold:
                 self._path = list(self._hits[0].entry.path)
+
+    def _memory_folder(self) -> Path:
+        return Path(self.options.memory_dir) if self.options.memory_dir else default_memory_dir()
+
+    def _stored_memory(self, app: str) -> AppMemory | None:
+        """A real device has no world to check against: use a stored memory file as is
+        (built beforehand, e.g. with ``explore.explore_device``), if there is one."""
+        from llamatouch_agents.autodroid.memory import memory_path
+
+        key = ("", app)
+        if key not in self._memories:
+            path = memory_path(self._memory_folder(), app)
+            if not path.is_file():
+                return None
+            try:
+                self._memories[key] = AppMemory.load(path)
+            except LlamaTouchError as exc:
+                log.warning("autodroid: memory %s not used: %s", path, exc)
+                return None
+        return self._memories[key]
 
     def _load_memory(self, world_name: str, app: str) -> AppMemory | None:
         key = (world_name, app)
@@ -206,8 +235,7 @@ class AutoDroidAgent(Agent):
                 )
             return template_describer, "template", lambda: 0
 
-        folder = Path(self.options.memory_dir) if self.options.memory_dir else default_memory_dir()
-        mem = load_or_build(folder, world, app, make, get_encoder().encode)
+        mem = load_or_build(self._memory_folder(), world, app, make, get_encoder().encode)
         self.memory_build_calls += calls.calls
         self._memories[key] = mem
         return mem
