@@ -79,7 +79,7 @@ class AutoDroidSettings:
     memory: str = "on"
     describer: str = "llm"
     hint_threshold: float = 0.45
-    path_threshold: float = 0.75
+    path_threshold: float = 0.65
     max_hints: int = 3
     stuck_repeats: int = 3
     history_len: int = 12
