@@ -17,9 +17,10 @@ DEFAULT_BACK_P = 0.1
 class RandomAgent(Agent):
     """Taps a uniformly chosen visible, enabled, clickable element (or presses back).
 
-    Deterministic for a given ``AgentOptions.seed`` and task id: the generator is re-seeded at
-    every :meth:`reset` from both, so an episode does not depend on which episodes ran before
-    it on the same worker. It never declares completion; the step limit ends its episodes.
+    Deterministic for a given ``AgentOptions.seed``, task id and trial (``task.meta["trial"]``,
+    set by the runner): the generator is re-seeded at every :meth:`reset` from them, so an
+    episode does not depend on which episodes ran before it on the same worker, and trials
+    differ. It never declares completion; the step limit ends its episodes.
     """
 
     name = "random"
@@ -30,7 +31,8 @@ class RandomAgent(Agent):
         self._rng = random.Random(self.options.seed)
 
     def reset(self, task: Task, capabilities: DeviceCapabilities) -> None:
-        digest = hashlib.sha256(f"{self.options.seed}:{task.id}".encode()).digest()
+        trial = task.meta.get("trial", 0)
+        digest = hashlib.sha256(f"{self.options.seed}:{task.id}:{trial}".encode()).digest()
         self._rng = random.Random(int.from_bytes(digest[:8], "big"))
 
     def step(self, observation: Observation, history: list[StepHistory]) -> AgentStep:

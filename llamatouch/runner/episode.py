@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,8 @@ def run_episode(
         raise InfraFailure(f"reset to the task's start failed: {exc}", 0) from exc
     try:
         t0 = time.perf_counter()
-        agent.reset(task, capabilities)
+        # the agent sees which trial this is in task.meta["trial"] (seeded agents vary by it)
+        agent.reset(replace(task, meta={**task.meta, "trial": spec.trial}), capabilities)
         agent_s += time.perf_counter() - t0
     except AgentError as exc:
         obs = _observe(device, record_packages, 0)

@@ -58,7 +58,8 @@ class EvalConfig:
         resume: continue the run in ``out`` (finished episodes are kept, others restart clean).
         infra_retries: how many times an episode hit by a device failure is retried (on a
             reconnected device) before it is reported as an infrastructure failure.
-        seed: base seed (agents get ``seed + trial``).
+        seed: seed of the agents and virtual devices (agents also see the trial number in
+            ``task.meta["trial"]``).
         annotations: annotations folder (``""``: ``annotations/<suite>/``).
         require_finish: the evaluator demands that the agent declared completion.
         agent_params: agent-specific settings (``--agent-param KEY=VALUE``).
