@@ -44,8 +44,8 @@ Next screen:
 <button id=2 text='Save'></button>
 <button id=3>go back</button>
 Answer: {"finished": false, "id": 0, "action": "type", "text": "Shopping"}
-Then tap Save (id 2); once the note list shows 'Shopping', answer
-{"finished": true, "id": 0, "action": "tap", "text": ""}"""
+Then tap Save (id 2). Only when the note list shows 'Shopping' is the task finished.
+Never answer "finished": true on the first step: something must be done first."""
 
 #: The answer schema (llama.cpp turns it into a grammar; endpoints get it as response_format).
 ANSWER_SCHEMA: dict[str, Any] = {
