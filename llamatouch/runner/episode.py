@@ -2,7 +2,8 @@
 
 Failure accounting (the heart of honest results):
 
-- an :class:`~llamatouch.errors.AgentError` from the agent (``reset`` or ``step``), or an
+- an :class:`~llamatouch.errors.AgentError` from the agent (``reset`` or ``step``) — or any
+  other exception from the agent's own code (recorded with its traceback) — or an
   :class:`~llamatouch.errors.ActionError` from the device for the agent's action (e.g. a tap
   outside the screen), ends the episode as ``agent_error`` with the evidence in the trace;
 - a :class:`~llamatouch.errors.DeviceError` is an infrastructure failure: it propagates as
@@ -15,13 +16,21 @@ from __future__ import annotations
 import json
 import logging
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from llamatouch.actions import Finish, check_on_screen
-from llamatouch.agent import Agent, AgentFailure, DeviceCapabilities, LLMUsageSummary, StepHistory
+from llamatouch.actions import Action, Finish, check_on_screen
+from llamatouch.agent import (
+    Agent,
+    AgentFailure,
+    AgentStep,
+    DeviceCapabilities,
+    LLMUsageSummary,
+    StepHistory,
+)
 from llamatouch.device.base import ActResult, Device, Observation
 from llamatouch.errors import ActionError, AgentError, DeviceError, LlamaTouchError
 from llamatouch.tasks import Task
@@ -156,13 +165,13 @@ def run_episode(
         # the agent sees which trial this is in task.meta["trial"] (seeded agents vary by it)
         agent.reset(replace(task, meta={**task.meta, "trial": spec.trial}), capabilities)
         agent_s += time.perf_counter() - t0
-    except AgentError as exc:
+    except Exception as exc:  # an agent's own bug fails its episode, visibly, not the run
         obs = _observe(device, record_packages, 0)
         rec = _obs_step(obs, 0)
-        rec.error = f"agent reset failed: {exc}"
-        rec.extra["agent_evidence"] = getattr(exc, "evidence", {})
+        rec.error = f"agent reset failed: {_describe(exc)}"
+        rec.extra["agent_evidence"] = _evidence(exc)
         writer.write_step(rec, obs.screenshot_png, obs.hierarchy_xml)
-        return end("agent_error", f"agent reset failed: {exc}")
+        return end("agent_error", rec.error)
 
     while True:
         t0 = time.perf_counter()
@@ -176,11 +185,15 @@ def run_episode(
         t0 = time.perf_counter()
         try:
             answer = agent.step(obs, list(history))
-        except AgentError as exc:
+            if not isinstance(answer, AgentStep) or not isinstance(answer.action, Action):
+                raise AgentFailure(
+                    f"step() returned {type(answer).__name__}, not an AgentStep with an Action"
+                )
+        except Exception as exc:  # an agent's own bug fails its episode, visibly, not the run
             agent_s += time.perf_counter() - t0
             rec.timings["agent"] = time.perf_counter() - t0
-            rec.error = f"agent failed at step {index}: {exc}"
-            rec.extra["agent_evidence"] = getattr(exc, "evidence", {})
+            rec.error = f"agent failed at step {index}: {_describe(exc)}"
+            rec.extra["agent_evidence"] = _evidence(exc)
             if isinstance(exc, AgentFailure):
                 rec.llm = _usage_of(exc)
                 usage.merge(_summary_of(rec.llm))
@@ -247,6 +260,20 @@ def _result_json(r: ActResult) -> dict[str, Any]:
         "finished_at": r.finished_at,
         "timings": dict(r.timings),
     }
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, AgentError) else f"{type(exc).__name__}: {exc}"
+
+
+def _evidence(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, AgentFailure):
+        ev = _jsonable(dict(exc.evidence))
+        return ev if isinstance(ev, dict) else {"repr": ev}
+    if isinstance(exc, AgentError):
+        return {}
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return {"exception": type(exc).__name__, "traceback": "".join(tb)[-4000:]}
 
 
 def _usage_of(exc: AgentFailure) -> dict[str, Any]:

@@ -65,3 +65,32 @@ def test_device_lost_every_time_is_an_infra_failure(
     assert all("vanished" in r.error for r in outcome.rows)
     s = outcome.summary.overall
     assert s.infra_failures == 2 and s.agent_failures == 0 and s.scored == 0
+
+
+def test_agent_bug_fails_its_episode_not_the_run(tmp_path: Path) -> None:
+    agent_file = tmp_path / "buggy.py"
+    agent_file.write_text(
+        "from llamatouch.actions import Finish\n"
+        "from llamatouch.agent import Agent, AgentStep\n\n"
+        "class Buggy(Agent):\n"
+        "    name = 'buggy'\n"
+        "    def reset(self, task, capabilities):\n"
+        "        self.task = task\n"
+        "    def step(self, observation, history):\n"
+        "        if self.task.id.startswith('notes'):\n"
+        "            return 1 / 0\n"
+        "        return AgentStep(Finish(), 'done', evidence=object())\n"
+        "\n"
+    )
+    outcome = run_eval(
+        EvalConfig(agent=f"{agent_file}:Buggy", out=tmp_path / "run", devices=("virtual",),
+                   task_ids=("notes-create-buy-milk", "clock-start-5min-timer"))
+    )
+    by_task = {r.task_id: r for r in outcome.rows}
+    notes = by_task["notes-create-buy-milk"]
+    assert notes.status == "agent_error" and "ZeroDivisionError" in notes.error
+    trace = read_trace(tmp_path / "run" / notes.trace_dir)
+    assert "ZeroDivisionError" in trace.steps[-1].record.extra["agent_evidence"]["traceback"]
+    # a wrong keyword to AgentStep is the agent's bug too: its episode fails, with the reason
+    clock = by_task["clock-start-5min-timer"]
+    assert clock.status == "agent_error" and "TypeError" in clock.error
