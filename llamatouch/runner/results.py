@@ -162,7 +162,8 @@ class GroupSummary:
         successes: episodes scored ``success``.
         rate, ci_low, ci_high: success rate over ``scored`` and its 95% Wilson interval.
         agent_failures, infra_failures, eval_errors: episodes per failure kind.
-        mean_steps, mean_llm_calls, mean_tokens: per-episode means over ``scored``.
+        mean_steps, mean_llm_calls, mean_tokens: per-episode means over the episodes that ran
+            (scored or not; infrastructure failures excluded).
         saved_llm_calls: total LLM calls avoided.
         seconds_per_step: total wall seconds over total steps.
     """
@@ -185,10 +186,12 @@ class GroupSummary:
 
 
 def summarize_group(name: str, rows: list[EpisodeResult]) -> GroupSummary:
-    ran = [r for r in rows if r.failure_kind not in ("infra", "unscored")]
-    n = len(ran)
-    s = sum(r.success for r in ran)
+    ran = [r for r in rows if r.failure_kind != "infra"]
+    scored = [r for r in ran if r.failure_kind != "unscored"]
+    n = len(scored)
+    s = sum(r.success for r in scored)
     lo, hi = wilson_interval(s, n)
+    m = len(ran)
     steps = sum(r.steps for r in ran)
     return GroupSummary(
         name=name,
@@ -201,9 +204,9 @@ def summarize_group(name: str, rows: list[EpisodeResult]) -> GroupSummary:
         agent_failures=sum(r.failure_kind == "agent" for r in rows),
         infra_failures=sum(r.failure_kind == "infra" for r in rows),
         eval_errors=sum(r.failure_kind == "eval" for r in rows),
-        mean_steps=steps / n if n else 0.0,
-        mean_llm_calls=sum(r.llm_calls for r in ran) / n if n else 0.0,
-        mean_tokens=sum(r.prompt_tokens + r.completion_tokens for r in ran) / n if n else 0.0,
+        mean_steps=steps / m if m else 0.0,
+        mean_llm_calls=sum(r.llm_calls for r in ran) / m if m else 0.0,
+        mean_tokens=sum(r.prompt_tokens + r.completion_tokens for r in ran) / m if m else 0.0,
         saved_llm_calls=sum(r.saved_llm_calls for r in ran),
         seconds_per_step=sum(r.wall_s for r in ran) / steps if steps else 0.0,
     )
@@ -314,7 +317,7 @@ def _pct(x: float) -> str:
 def format_table(summary: RunSummary) -> str:
     """The summary table printed at the end of ``llamatouch eval``."""
     head = (
-        f"{'app':<34} {'eps':>4} {'ok':>4} {'rate':>6} {'95% CI':>15} {'agentF':>6} "
+        f"{'app':<34} {'eps':>4} {'scored':>6} {'ok':>4} {'rate':>6} {'95% CI':>15} {'agentF':>6} "
         f"{'infraF':>6} {'steps':>6} {'calls':>6} {'saved':>5} {'tokens':>7} {'s/step':>7}"
     )
     lines = [head, "-" * len(head)]
@@ -325,7 +328,7 @@ def format_table(summary: RunSummary) -> str:
         if g is summary.overall and len(groups) > 1:
             lines.append("-" * len(head))
         lines.append(
-            f"{g.name[:34]:<34} {g.episodes:>4} {g.successes:>4} {_pct(g.rate):>6} "
+            f"{g.name[:34]:<34} {g.episodes:>4} {g.scored:>6} {g.successes:>4} {_pct(g.rate):>6} "
             f"{'[' + _pct(g.ci_low).strip() + ', ' + _pct(g.ci_high).strip() + ']':>15} "
             f"{g.agent_failures:>6} {g.infra_failures:>6} {g.mean_steps:>6.1f} "
             f"{g.mean_llm_calls:>6.1f} {g.saved_llm_calls:>5} {g.mean_tokens:>7.0f} "
