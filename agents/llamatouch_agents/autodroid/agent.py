@@ -34,6 +34,7 @@ from llamatouch.device.base import Observation
 from llamatouch.errors import LlamaTouchError, LLMError
 from llamatouch.llm.base import ChatMessage, LLMBackend
 from llamatouch.tasks import Task
+from llamatouch.world import World
 from llamatouch_agents.autodroid.memory import AppMemory, MemoryHit, PathStep
 from llamatouch_agents.autodroid.prompt import (
     ANSWER_SCHEMA,
@@ -209,21 +210,30 @@ class AutoDroidAgent(Agent):
         key = (world_name, app)
         if key in self._memories:
             return self._memories[key]
-        from llamatouch.embed.minilm import get_encoder
         from llamatouch.runner.devices import resolve_world
-        from llamatouch_agents.autodroid.memory import (
-            llm_describer,
-            load_or_build,
-            template_describer,
-        )
 
         try:
             world = resolve_world(world_name)
         except LlamaTouchError as exc:
             log.warning("autodroid: no memory (world %r: %s)", world_name, exc)
             return None
+        mem = self.memory_for_world(world, app)
+        if mem is not None:
+            self._memories[key] = mem
+        return mem
+
+    def memory_for_world(self, world: World, app: str) -> AppMemory | None:
+        """The app's memory for ``world``: loaded from the memory folder when it matches the
+        world, else built by exploring the world's graph (and saved)."""
         if world.app(app) is None:
             return None
+        from llamatouch.embed.minilm import get_encoder
+        from llamatouch_agents.autodroid.memory import (
+            llm_describer,
+            load_or_build,
+            template_describer,
+        )
+
         calls = LLMUsageSummary()
 
         def make() -> Any:
@@ -237,7 +247,6 @@ class AutoDroidAgent(Agent):
 
         mem = load_or_build(self._memory_folder(), world, app, make, get_encoder().encode)
         self.memory_build_calls += calls.calls
-        self._memories[key] = mem
         return mem
 
     def step(self, observation: Observation, history: list[StepHistory]) -> AgentStep:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,22 +178,22 @@ def _load_task(path: Path) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _memories(config: OfflineConfig, agent: AutoDroidAgent, apps: list[Path]) -> dict[str, Any]:
-    """app folder name → (package, AppMemory) built from the imported worlds."""
+    """app folder name → AppMemory, built from each app's transition graph (imported in
+    memory from the same DroidTask folder, only for the apps evaluated)."""
     if not config.memory_dir:
         return {}
-    from llamatouch.datasets.droidtask import import_droidtask
+    from llamatouch.datasets.droidtask import import_app
 
     out: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="llamatouch-offline-") as tmp:
-        result = import_droidtask(config.droidtask_dir, tmp)
-        pkg_of = {s.app: s.package for s in result.report.apps}
-        for folder in apps:
-            wpath = result.worlds.get(folder.name)
-            if wpath is None:
-                continue
-            mem = agent._load_memory(str(wpath), pkg_of.get(folder.name, ""))
-            if mem is not None:
-                out[folder.name] = mem
+    for folder in apps:
+        problems: list[Any] = []
+        world, _tasks, summary = import_app(folder, Path(config.droidtask_dir), problems)
+        if world is None or not summary.package:
+            log.warning("offline: no transition graph for %s; no memory", folder.name)
+            continue
+        mem = agent.memory_for_world(world, summary.package)
+        if mem is not None:
+            out[folder.name] = mem
     return out
 
 
