@@ -49,7 +49,8 @@ class OfflineConfig:
         droidtask_dir: the DroidTask folder (one sub-folder per app).
         apps: only these apps (folder names; empty: all).
         max_tasks_per_app: at most this many tasks per app (0: all), in task-number order.
-        memory_dir: exploration memory folder (``""``: no memory, no query optimisation).
+        memory_dir: exploration memory folder (``""`` or ``--agent-param memory=off``: no
+            memory, no query optimisation).
         out: write ``offline.json`` (per-step records and per-app figures) here, if set.
         ask_llm: ask the model on steps the memory path does not cover. ``False`` only counts
             what query optimisation covers (and whether those memory picks are right) without
@@ -180,7 +181,7 @@ def _load_task(path: Path) -> tuple[str, list[dict[str, Any]]]:
 def _memories(config: OfflineConfig, agent: AutoDroidAgent, apps: list[Path]) -> dict[str, Any]:
     """app folder name → AppMemory, built from each app's transition graph (imported in
     memory from the same DroidTask folder, only for the apps evaluated)."""
-    if not config.memory_dir:
+    if not config.memory_dir or agent.settings.memory != "on":
         return {}
     from llamatouch.datasets.droidtask import import_app
 
