@@ -51,7 +51,7 @@ def parse_recorded_html(state_html: str) -> list[RecordedElement]:
     """Elements of a recorded ``State`` string, in document order (parsed by
     :func:`llamatouch.ui.html_agreement.parse_state_html`)."""
     out: list[RecordedElement] = []
-    for pos, el in enumerate(parse_state_html(state_html)):
+    for pos, el in enumerate(parse_state_html(state_html, document_order=True)):
         texts = [el.desc, *el.body.split("<br>")]
         out.append(
             RecordedElement(

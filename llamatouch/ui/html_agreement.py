@@ -48,8 +48,9 @@ class RecordedElement:
     checked: bool | None
 
 
-def parse_state_html(text: str) -> list[RecordedElement]:
-    """Parse a recorded AutoDroid-style ``State`` string into its elements, in id order.
+def parse_state_html(text: str, *, document_order: bool = False) -> list[RecordedElement]:
+    """Parse a recorded AutoDroid-style ``State`` string into its elements, in id order
+    (or in document order with ``document_order=True``).
 
     (A few recorded strings list the elements after ``go back`` out of id order.)
     """
@@ -65,7 +66,8 @@ def parse_state_html(text: str) -> list[RecordedElement]:
                 checked=None if checked is None else checked == "True",
             )
         )
-    out.sort(key=lambda e: e.id)
+    if not document_order:
+        out.sort(key=lambda e: e.id)
     return out
 
 
