@@ -135,7 +135,8 @@ def test_autodroid_real_model_every_demo_task(
     suite = load_suite("demo")
     outcome = run_eval(
         EvalConfig(agent="autodroid", out=tmp_path / "run", devices=("virtual",), max_steps=2,
-                   memory_dir=str(tmp_path / "mem"), agent_params={"describer": "template"})
+                   memory_dir=str(tmp_path / "mem"),
+                   agent_params={"describer": "template", "threads": "1"})
     )
     assert {r.task_id for r in outcome.rows} == {t.id for t in suite.tasks}
     for r in outcome.rows:
