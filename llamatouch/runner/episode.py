@@ -80,6 +80,34 @@ def _obs_step(obs: Observation, index: int) -> StepRecord:
     )
 
 
+def episode_manifest(
+    spec: EpisodeSpec, agent: Agent, capabilities: DeviceCapabilities | None = None
+) -> TraceManifest:
+    """The manifest an episode's trace starts with."""
+    task = spec.task
+    device: dict[str, Any] = {}
+    if capabilities is not None:
+        device = {
+            "serial": capabilities.serial,
+            "kind": capabilities.kind,
+            "width": capabilities.width,
+            "height": capabilities.height,
+            "world": capabilities.world,
+        }
+    return TraceManifest(
+        episode_id=spec.episode_id,
+        task={
+            "id": task.id,
+            "suite": spec.suite,
+            "app": task.app,
+            "instruction": task.instruction,
+            "trial": spec.trial,
+        },
+        agent=agent.describe(),
+        device=device,
+    )
+
+
 def reset_to_task(device: Device, task: Task) -> None:
     """Put ``device`` at the task's start: a recorded start state on virtual devices that can
     jump to one, else the task's app freshly launched."""
@@ -108,24 +136,7 @@ def run_episode(
     :class:`InfraFailure` on device failures.
     """
     task = spec.task
-    manifest = TraceManifest(
-        episode_id=spec.episode_id,
-        task={
-            "id": task.id,
-            "suite": spec.suite,
-            "app": task.app,
-            "instruction": task.instruction,
-            "trial": spec.trial,
-        },
-        agent=agent.describe(),
-        device={
-            "serial": capabilities.serial,
-            "kind": capabilities.kind,
-            "width": capabilities.width,
-            "height": capabilities.height,
-            "world": capabilities.world,
-        },
-    )
+    manifest = episode_manifest(spec, agent, capabilities)
     writer = TraceWriter(trace_dir, manifest)
     usage = LLMUsageSummary()
     agent_s = 0.0

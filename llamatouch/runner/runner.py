@@ -18,7 +18,7 @@ from llamatouch.agent_registry import create_agent, resolve_agent_class
 from llamatouch.errors import DeviceError, LlamaTouchError
 from llamatouch.fsutil import atomic_write_json
 from llamatouch.runner.devices import DEFAULT_DEVICE, DeviceSlot, parse_spec
-from llamatouch.runner.episode import EpisodeSpec, InfraFailure, run_episode
+from llamatouch.runner.episode import EpisodeSpec, InfraFailure, episode_manifest, run_episode
 from llamatouch.runner.results import (
     DONE_STATUSES,
     EpisodeResult,
@@ -335,20 +335,6 @@ def _run_with_retries(
 def _record_infra_failure(
     spec: EpisodeSpec, agent: Agent, trace_dir: Path, error: str, attempts: int
 ) -> None:
-    task = spec.task
-    writer = TraceWriter(
-        trace_dir,
-        TraceManifest(
-            episode_id=spec.episode_id,
-            task={
-                "id": task.id,
-                "suite": spec.suite,
-                "app": task.app,
-                "instruction": task.instruction,
-                "trial": spec.trial,
-            },
-            agent=agent.describe(),
-        ),
-    )
+    writer = TraceWriter(trace_dir, episode_manifest(spec, agent))
     writer.update(usage={"infra_attempts": attempts})
     writer.finish("infra_error", f"after {attempts} attempt(s): {error}")
