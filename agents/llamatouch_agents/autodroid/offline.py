@@ -30,14 +30,13 @@ from llamatouch.agent import AgentFailure, AgentOptions, LLMUsageSummary
 from llamatouch.errors import InputFormatError
 from llamatouch.fsutil import atomic_write_json
 from llamatouch.llm.base import LLMBackend
+from llamatouch.ui.html_agreement import parse_state_html
 from llamatouch_agents.autodroid.agent import AutoDroidAgent
 from llamatouch_agents.autodroid.memory import AppMemory, MemoryHit
 from llamatouch_agents.autodroid.screen import normalise_label
 
 log = logging.getLogger(__name__)
 
-_ELEMENT_RE = re.compile(r"<(\w+) id=(\d+)([^>]*)>(.*?)</\1>", re.S)
-_DESC_RE = re.compile(r"text='([^']*)'")
 _TASK_RE = re.compile(r"^task(\d+)\.ya?ml$")
 
 
@@ -146,15 +145,12 @@ class OfflineReport:
 
 
 def parse_recorded_state(html: str) -> list[RecordedElement]:
-    """The elements of a recorded ``State`` string (ids as recorded)."""
-    out = []
-    for m in _ELEMENT_RE.finditer(html):
-        tag, eid, attrs, body = m.group(1), int(m.group(2)), m.group(3), m.group(4)
-        desc = _DESC_RE.search(attrs)
-        text = body.strip()
-        out.append(RecordedElement(eid, tag, text, normalise_label(text or (desc.group(1) if desc
-                                                                            else ""))))
-    return out
+    """The elements of a recorded ``State`` string (ids as recorded), labelled like
+    :attr:`~llamatouch_agents.autodroid.screen.Choice.label` so memory entries match them."""
+    return [
+        RecordedElement(e.id, e.tag, e.body, normalise_label(e.body or e.desc))
+        for e in parse_state_html(html, document_order=True)
+    ]
 
 
 def _history_line(el: RecordedElement | None, typed: str) -> str:
