@@ -85,6 +85,8 @@ def test_invalid_id_then_valid_answer_recovers() -> None:
     step = agent.step(obs, [])
     assert step.action.kind == "tap" and step.usage.calls == 2
     assert step.action.to_json()["element"] == target.key
+    calls = step.extra["llm_calls"]  # per-call tokens and seconds go into the trace
+    assert len(calls) == 2 and all(c["prompt_tokens"] > 0 for c in calls)
 
 
 def test_garbage_model_in_a_run_is_reported_not_crashed(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,8 @@ class Decision:
     choice: Choice | None
     usage: LLMUsageSummary
     raw_answers: list[str]
+    #: per call: tokens and seconds (``LLMUsage.as_dict()``), in order
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 class AutoDroidAgent(Agent):
@@ -262,7 +264,7 @@ class AutoDroidAgent(Agent):
         decision = self.decide(task.instruction, past, view.text(), view, hints)
         usage = decision.usage
         ans = decision.answer
-        extra = {"answers": decision.raw_answers, "hints": hints}
+        extra = {"answers": decision.raw_answers, "hints": hints, "llm_calls": decision.calls}
         if ans.finished:
             return AgentStep(Finish(), "model: task finished", usage, "finish", extra)
         choice = decision.choice
@@ -342,6 +344,7 @@ class AutoDroidAgent(Agent):
         usage = LLMUsageSummary()
         raws: list[str] = []
         feedback: list[str] = []
+        per_call: list[dict[str, Any]] = []
         ids = valid_ids if valid_ids is not None else {c.id for c in (view.choices if view else [])}
         for _attempt in range(self.settings.max_retries + 1):
             try:
@@ -355,19 +358,21 @@ class AutoDroidAgent(Agent):
             except LLMError as exc:
                 raise AgentFailure(
                     f"autodroid: LLM failed: {exc}",
-                    {"answers": raws, "feedback": feedback, "usage": usage.to_json()},
+                    {"answers": raws, "feedback": feedback, "usage": usage.to_json(),
+                     "calls": per_call},
                 ) from exc
             usage.add_call(result.usage)
+            per_call.append(result.usage.as_dict() | {"finish_reason": result.finish_reason})
             raws.append(result.text)
             try:
                 ans = parse_answer(result.text)
                 if ans.finished:
-                    return Decision(ans, None, usage, raws)
+                    return Decision(ans, None, usage, raws, per_call)
                 if ans.id not in ids:
                     shown = f"0-{max(ids)}" if ids else "none"
                     raise AnswerError(f"there is no element with id {ans.id} (ids: {shown})")
                 choice = view.get(ans.id) if view is not None else None
-                return Decision(ans, choice, usage, raws)
+                return Decision(ans, choice, usage, raws, per_call)
             except AnswerError as exc:
                 feedback.append(str(exc))
                 messages = [
@@ -382,5 +387,5 @@ class AutoDroidAgent(Agent):
         raise AgentFailure(
             f"autodroid: no usable answer after {self.settings.max_retries + 1} attempts: "
             f"{feedback[-1] if feedback else 'no answer'}",
-            {"answers": raws, "feedback": feedback, "usage": usage.to_json()},
+            {"answers": raws, "feedback": feedback, "usage": usage.to_json(), "calls": per_call},
         )
