@@ -170,6 +170,12 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
         signal.signal(signal.SIGTERM, previous)
     print(format_table(outcome.summary))
+    unscored = sum(r.failure_kind == "unscored" for r in outcome.rows)
+    if unscored:
+        print(
+            f"\nnote: {unscored} episode(s) unscored: their tasks have no essential-state "
+            "annotation (see --annotations)"
+        )
     print(
         f"\n{outcome.ran} episode(s) run, {outcome.skipped} already done"
         + (f" ({outcome.rescored} re-scored)" if outcome.rescored else "")
