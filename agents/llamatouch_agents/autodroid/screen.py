@@ -84,8 +84,9 @@ def screen_signature(screen: UIScreen) -> str:
 
 def build_view(screen: UIScreen) -> ScreenView:
     """Render ``screen`` into choices: the HTML elements, then scroll pseudo elements; the
-    ``go back`` element stays last."""
-    view = render_html(screen)
+    ``go back`` element stays last. Elements scrolled out of view are not offered: their
+    bounds are clipped, so a tap on them would land elsewhere; the scroll choices reach them."""
+    view = render_html(screen, include_offscreen=False)
     choices: list[Choice] = []
     back = None
     for el in view.elements:
