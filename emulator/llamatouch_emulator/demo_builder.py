@@ -745,7 +745,7 @@ def _clock_base(sid: str, tab: str) -> tuple[ScreenBuilder, UINode, dict[str, UI
 
 def _alarms(w: DemoWorld, sid: str, alarms: Sequence[tuple[str, bool]]) -> None:
     b, main, handles = _clock_base(sid, "Alarm")
-    _, rows, sws = b.rows(
+    _, _rows, sws = b.rows(
         main,
         STATUS_H + TOOLBAR_H,
         [(t, "Mon, Tue, Wed, Thu, Fri") for t, _ in alarms],
