@@ -176,9 +176,10 @@ def _transition_direction(t: WorldTransition) -> str:
 
 
 def normalise_text(text: str) -> str:
-    """How typed text is compared with a recorded ``type`` transition: case-folded, with
-    runs of whitespace collapsed and the ends stripped."""
-    return " ".join(text.split()).casefold()
+    """How typed text is compared with a recorded ``type`` transition: case-folded, keeping
+    only letters and digits (so ``VisitParents``, ``visit parents`` and ``visit-parents`` are
+    the same text; DroidTask's task records and its recorded events differ this way)."""
+    return "".join(c for c in text.casefold() if c.isalnum())
 
 
 def _element_bounds(element: dict[str, Any] | None) -> Bounds | None:
@@ -737,11 +738,16 @@ class VirtualDevice(Device):
         x: int,
         y: int,
         cands: Iterable[WorldTransition],
-        element: str | None = None,
     ) -> tuple[UINode | None, list[_Match]]:
-        hit = screen.node_by_key(element) if element else None
-        if hit is None:
-            hit = screen.hit_test(x, y)
+        """Rank the recorded transitions a touch at (x, y) answers to (lower is better).
+
+        0: the recorded element is the node hit; 1: the recorded element is handled by the node
+        hit (it is that node, or a non-interactive view inside it, the way Android dispatches a
+        touch on a label to its clickable row); 2: the recorded element contains the point;
+        3: a view with the recorded element's attributes contains the point; 4: the recorded
+        bounds (or, with no element, the recorded point) fall on the point / the node hit.
+        """
+        hit = screen.hit_test(x, y)
         containing = [n for n in screen.nodes if n.visible and n.bounds.contains(x, y)]
         containing_keys = {screen.key(n) for n in containing}
         hit_key = screen.key(hit) if hit is not None else None
@@ -749,22 +755,25 @@ class VirtualDevice(Device):
         for t in cands:
             rank: int | None = None
             eb = _element_bounds(t.element)
+            recorded = screen.node_by_key(t.element_key) if t.element_key else None
             if t.element_key is not None and t.element_key == hit_key:
                 rank = 0
-            elif t.element_key is not None and t.element_key in containing_keys:
+            elif recorded is not None and hit is not None and _handler(screen, recorded) is hit:
                 rank = 1
+            elif t.element_key is not None and t.element_key in containing_keys:
+                rank = 2
             elif (
                 t.element
                 and (eb is None or eb.contains(x, y))
                 and any(_attrs_match(t.element, n) for n in containing)
             ):
-                rank = 2
-            elif eb is not None and eb.contains(x, y):
                 rank = 3
+            elif eb is not None and eb.contains(x, y):
+                rank = 4
             elif t.element is None and t.element_key is None and hit is not None:
                 ax, ay = t.action.get("x"), t.action.get("y")
                 if isinstance(ax, int) and isinstance(ay, int) and hit.bounds.contains(ax, ay):
-                    rank = 3
+                    rank = 4
             if rank is not None:
                 out.append(_Match(rank, t))
         return hit, out
@@ -784,7 +793,7 @@ class VirtualDevice(Device):
                 f"{kind}: point ({x}, {y}) is outside the {meta.width}x{meta.height} screen"
             )
         screen = self._served()[0]
-        hit, matches = self._point_matches(screen, x, y, self._candidates(kind), element)
+        hit, matches = self._point_matches(screen, x, y, self._candidates(kind))
         t = self._follow(matches)
         label = _describe(screen, hit)
         if t is not None:
@@ -860,10 +869,10 @@ class VirtualDevice(Device):
         target: UINode | None = None
         if action.element:
             target = screen.node_by_key(action.element)
-            if target is None:
-                raise ActionError(f"type: no element {action.element!r} on this screen")
-        elif action.x is not None and action.y is not None:
+        if target is None and action.x is not None and action.y is not None:
             target = screen.hit_test(action.x, action.y)
+        if target is None and action.element:
+            raise ActionError(f"type: no element {action.element!r} on this screen")
         if target is not None:
             if not target.editable:
                 return self._record(
@@ -976,6 +985,17 @@ class VirtualDevice(Device):
         if activity:
             args["activity"] = activity
         return self._record("open_app", args, src, "changed", f"started {package}")
+
+
+def _handler(screen: UIScreen, node: UINode) -> UINode:
+    """The view that handles a touch on ``node``: itself when interactive, else its nearest
+    interactive ancestor (else itself)."""
+    cur: UINode | None = node
+    while cur is not None:
+        if cur.clickable or cur.long_clickable or cur.checkable or cur.editable:
+            return cur
+        cur = screen.parent_of(cur)
+    return node
 
 
 def _typed_base(node: UINode) -> str:
