@@ -1,0 +1,1 @@
+"""Static HTML reports of eval / score runs (``llamatouch report RUN_DIR``)."""
