@@ -38,8 +38,9 @@ def run(args: argparse.Namespace) -> int:
     )
     token = new_token()
     server = make_server(create_app(session, token), args.host, args.port)
-    host = server.server_address[0]
-    shown = f"[{host}]" if ":" in str(host) else host
+    raw_host = server.server_address[0]
+    host = raw_host.decode() if isinstance(raw_host, bytes) else str(raw_host)
+    shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{server.server_port}/?token={token}"
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host}: anyone who can reach it and has the URL "

@@ -66,27 +66,12 @@ def evaluate(trace: Trace, annotation: Any) -> dict[str, Any]:
 
 
 def component_json(node: UINode, screen: UIScreen) -> dict[str, Any]:
-    """A clicked node as the schema's self-contained component (attributes + relative box)."""
+    """A clicked node as the schema's self-contained component (the proposer's description:
+    attributes, state, relative box and locator alternatives)."""
     from llamatouch.essential import schema
+    from llamatouch.essential.propose import component_of
 
-    w = max(1, screen.width)
-    h = max(1, screen.height)
-    b = node.bounds
-    comp = schema.Component(
-        resource_id=node.resource_id or None,
-        text=node.text or None,
-        content_desc=node.content_desc or None,
-        class_name=node.class_name or None,
-        bounds=(
-            min(1.0, max(0.0, b.left / w)),
-            min(1.0, max(0.0, b.top / h)),
-            min(1.0, max(0.0, b.right / w)),
-            min(1.0, max(0.0, b.bottom / h)),
-        ),
-    )
-    if node.checkable:
-        comp.checked = node.checked
-    prim = schema.Primitive(type="exact", component=comp)
+    prim = schema.Primitive(type="exact", component=component_of(node, screen))
     return dict(schema.primitive_to_json(prim)["component"])
 
 

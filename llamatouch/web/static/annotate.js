@@ -253,7 +253,8 @@ function renderScreenPrims() {
     onclick: () => addPrimitive(t, null) }, label));
   add("activity", "+ activity", st.activity);
   if (st.action && st.action.action === "type") add("type", "+ type", st.action.text);
-  add("installed", "+ installed", st.package);
+  add("installed", "+ installed", st.installed_packages ? st.package
+    : `${st.package} (this trace recorded no installed packages: validation cannot decide it here)`);
   const cp = state.ann && state.ann.checkpoints[state.activeCp];
   if (cp) box.append(el("label", { class: "btn tiny" }, el("input", { type: "checkbox", id: "cp-final",
     checked: cp.final ? true : null, onchange: (e) => { cp.final = e.target.checked; changed(); } }), " final"));
@@ -282,9 +283,11 @@ function renderCheckpoints() {
   const evid = evidenceByCheckpoint(v);
   state.ann.checkpoints.forEach((cp, ci) => {
     let cls = "cp" + (ci === state.activeCp ? " active" : "");
-    if (steps) cls += steps[ci] !== null && steps[ci] !== undefined ? " pass" : " fail";
+    const firstMiss = steps ? steps.findIndex(s => s === null || s === undefined) : -1;
+    const reached = !steps || firstMiss < 0 || ci <= firstMiss;
+    if (steps) cls += steps[ci] !== null && steps[ci] !== undefined ? " pass" : (reached ? " fail" : " pending");
     const li = el("li", { class: cls, "data-cp": ci });
-    const stepTxt = steps ? (steps[ci] !== null && steps[ci] !== undefined ? `✓ step ${steps[ci]}` : "✗ not matched") : "";
+    const stepTxt = steps ? (steps[ci] !== null && steps[ci] !== undefined ? `✓ step ${steps[ci]}` : (reached ? "✗ not matched" : "· not reached")) : "";
     li.append(el("div", { class: "cp-head", onclick: () => { state.activeCp = ci; state.selected = null; renderAll(); } },
       el("span", { class: "cp-num" }, `#${ci + 1}`),
       cp.final ? el("span", { class: "badge cp" }, "final") : null,
@@ -337,6 +340,8 @@ function evidenceByCheckpoint(v) {
   }
   return out;
 }
+/* the evaluator counts checkpoints from 0; the page counts them from 1 */
+function oneBased(text) { return String(text).replace(/checkpoint (\d+)/g, (_, n) => `checkpoint ${Number(n) + 1}`); }
 function fmt(x) { return typeof x === "number" ? (Math.round(x * 1000) / 1000).toString() : String(x); }
 function renderValidation() {
   const body = document.getElementById("validation-body");
@@ -355,15 +360,18 @@ function renderValidation() {
   }
   const gt = v.gt || {}, first = v.first || {};
   const gtSteps = Array.isArray(gt.checkpoint_steps) ? gt.checkpoint_steps : [];
-  const missing = gtSteps.map((s, i) => (s === null || s === undefined ? i + 1 : null)).filter(x => x !== null);
+  const firstMissing = gtSteps.findIndex(s => s === null || s === undefined);
+  const later = firstMissing >= 0 ? gtSteps.length - firstMissing - 1 : 0;
   const gtWhy = v.gt_ok ? `all ${gtSteps.length} checkpoints matched, at steps ${gtSteps.join(", ")}`
-    : (gt.status === "error" ? `error: ${gt.reason || ""}` : (missing.length ? `checkpoint${missing.length > 1 ? "s" : ""} ${missing.join(", ")} not matched. ` : "") + (gt.reason || ""));
+    : (gt.status === "error" ? `error: ${oneBased(gt.reason || "")}`
+      : (firstMissing >= 0 ? `checkpoint ${firstMissing + 1} not matched` + (later ? ` (the ${later} after it are not reached)` : "") + ". " : "")
+        + oneBased(gt.reason || ""));
   body.append(el("div", { class: "vrow " + (v.gt_ok ? "ok" : (gt.status === "error" ? "err" : "no")), "data-check": "gt", "data-ok": v.gt_ok ? "true" : "false" },
     el("span", { class: "vicon" }, v.gt_ok ? "✓" : "✗"),
     el("div", { class: "vtext" }, el("b", {}, v.gt_ok ? "Ground-truth trace passes" : "Ground-truth trace does not pass"),
       el("div", { class: "why" }, gtWhy))));
   const firstWhy = v.first_ok ? "the first screen alone does not satisfy the checkpoints"
-    : (first.status === "error" ? `error: ${first.reason || ""}` : "the first screen alone already satisfies every checkpoint: the states are not essential to the task. " + (first.reason || ""));
+    : (first.status === "error" ? `error: ${oneBased(first.reason || "")}` : "the first screen alone already satisfies every checkpoint: the states are not essential to the task. " + oneBased(first.reason || ""));
   body.append(el("div", { class: "vrow " + (v.first_ok ? "ok" : (first.status === "error" ? "err" : "no")), "data-check": "first", "data-ok": v.first_ok ? "true" : "false" },
     el("span", { class: "vicon" }, v.first_ok ? "✓" : "✗"),
     el("div", { class: "vtext" }, el("b", {}, v.first_ok ? "First screen alone fails" : "First screen alone passes"),
