@@ -172,7 +172,7 @@ def _step_entries(ep: Episode, images: _Images, cfg: ReportConfig,
     satisfied: dict[int, list[int]] = defaultdict(list)
     for ci, s in enumerate(cp_steps):
         if isinstance(s, int):
-            satisfied[s].append(ci + 1)
+            satisfied[s].append(ci)  # 0-based, as in the evaluator's reasons
     steps: list[TraceStep] = list(ep.trace.steps)
     if cfg.max_steps and len(steps) > cfg.max_steps:
         keep = set(range(cfg.max_steps - 1)) | {len(steps) - 1} | set(satisfied)
@@ -212,7 +212,7 @@ def _evidence(ep: Episode) -> list[dict[str, Any]]:
             continue
         passed = e.get("passed")
         rows.append({
-            "checkpoint": (e["checkpoint"] + 1) if isinstance(e.get("checkpoint"), int) else "",
+            "checkpoint": e["checkpoint"] if isinstance(e.get("checkpoint"), int) else "",
             "primitive": e.get("primitive", ""),
             "type": e.get("type", ""),
             "step": e.get("step"),
