@@ -89,7 +89,8 @@ def test_annotate_in_browser(served: Any, browser: Any, tmp_path: Path) -> None:
     gt_row = page.locator('.vrow[data-check="gt"]')
     assert gt_row.get_attribute("data-ok") == "false"
     assert "checkpoint 1 not matched" in gt_row.inner_text()
-    assert page.locator("#checkpoints li.cp").first.get_attribute("class").split().count("fail") == 1
+    first_cp = page.locator("#checkpoints li.cp").first
+    assert "fail" in (first_cp.get_attribute("class") or "").split()
 
     # remove it again (the button toggles), add `exact` instead: validation passes again
     page.locator('button[data-action="remove-absent"]').click()
@@ -97,9 +98,18 @@ def test_annotate_in_browser(served: Any, browser: Any, tmp_path: Path) -> None:
     page.wait_for_selector('#checkpoints li.cp >> nth=0 >> .prim[data-type="exact"]')
     page.wait_for_selector('#validation[data-ok="true"]')
     _wait_validated(page)
-    # edit a threshold-like field and a note: the page keeps what was typed
-    page.locator("#checkpoints li.cp >> nth=0 >> input.cp-note").fill("the new-event button is on screen")
-    page.locator("#checkpoints li.cp >> nth=0 >> input.cp-note").dispatch_event("change")
+    # a fuzzy check with an edited threshold, and a note
+    page.locator('button[data-action="add-fuzzy"]').click()
+    threshold = first_cp.locator('.prim[data-type="fuzzy"] input[data-field="threshold"]')
+    threshold.wait_for()
+    assert float(threshold.input_value()) == 0.85
+    threshold.fill("0.9")
+    threshold.dispatch_event("change")
+    note = first_cp.locator("input.cp-note")
+    note.fill("the new-event button is on screen")
+    note.dispatch_event("change")
+    _wait_validated(page)
+    assert first_cp.locator('.prim[data-type="fuzzy"] .pstatus.ok').count() == 1
     _wait_validated(page)
     rect.hover()  # show the component card as a person using the tool sees it
     page.screenshot(path=str(tmp_path / "annotate.png"), full_page=True)
@@ -112,7 +122,8 @@ def test_annotate_in_browser(served: Any, browser: Any, tmp_path: Path) -> None:
     assert saved.is_file()
     ann = load_annotation(saved)
     first = ann.checkpoints[0]
-    assert [p.type for p in first.primitives] == ["click", "exact"]
+    assert [p.type for p in first.primitives] == ["click", "exact", "fuzzy"]
+    assert first.primitives[2].threshold == 0.9
     exact = first.primitives[1]
     assert exact.component is not None and exact.component.content_desc == "New Event"
     assert first.note == "the new-event button is on screen"
