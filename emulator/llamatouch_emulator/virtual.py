@@ -203,6 +203,10 @@ def _attrs_match(element: dict[str, Any], node: UINode) -> bool:
     return bool(given) and all(getattr(node, a) == element[a] for a in given)
 
 
+#: Android's own key names that differ from ours (``KEYCODE_DEL`` is code 67, backspace).
+_KEY_ALIASES: dict[str, str] = {"del": "delete"}
+
+
 def _keycode_name(code_or_name: int | str) -> str:
     """``4``, ``"4"``, ``"KEYCODE_BACK"``, ``"back"`` → ``"back"``; unknown codes keep a
     ``keycode_<n>`` name (they reach the device and do nothing)."""
@@ -215,6 +219,7 @@ def _keycode_name(code_or_name: int | str) -> str:
         code = int(s) if s.isdigit() else None
         if code is None:
             name = s.lower().removeprefix("keycode_")
+            name = _KEY_ALIASES.get(name, name)
             if name in KEYCODES:
                 return name
             if not name.replace("_", "").isalnum():
