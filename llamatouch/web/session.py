@@ -19,6 +19,7 @@ from llamatouch.web.screens import renderer_available, step_png, step_screen, st
 log = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.json$")
+_DIR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 
 
 @dataclass(slots=True)
@@ -76,6 +77,9 @@ class AnnotationSession:
             raise PathEscapeError(f"annotation name {rel!r} is not a plain relative path")
         if not _NAME_RE.match(parts[-1]):
             raise PathEscapeError(f"annotation name {rel!r} must be a *.json file name")
+        if not all(_DIR_RE.match(p) for p in parts[:-1]):
+            raise PathEscapeError(f"annotation name {rel!r}: folder names are letters, digits, "
+                                  "'.', '_' and '-'")
         root = self.config.annotations_dir
         root.mkdir(parents=True, exist_ok=True)
         return safe_join(root, *parts)
