@@ -12,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.errors import SchemaError
+from llamatouch.essential import schema
+from llamatouch.essential.propose import component_of, propose_annotation
+from llamatouch.essential.schema import Annotation
+from llamatouch.evaluator import evaluate as run_evaluator
+from llamatouch.tasks import Task
 from llamatouch.trace.format import Trace, TraceStep
 from llamatouch.ui.node import UINode, UIScreen
 
@@ -26,51 +31,36 @@ def first_screen_trace(trace: Trace) -> Trace:
     return Trace(root=trace.root, manifest=manifest, steps=[TraceStep(record, first.folder)])
 
 
-def annotation_to_json(annotation: Any) -> dict[str, Any]:
-    from llamatouch.essential import schema
-
+def annotation_to_json(annotation: Annotation) -> dict[str, Any]:
     return schema.annotation_to_json(annotation)
 
 
-def annotation_from_json(obj: Any, source: str | Path) -> Any:
+def annotation_from_json(obj: Any, source: str | Path) -> Annotation:
     """Validate ``obj`` against the schema; raises ``SchemaError`` naming the field."""
-    from llamatouch.essential import schema
-
     return schema.annotation_from_json(obj, source)
 
 
-def load_annotation(path: Path) -> Any:
-    from llamatouch.essential import schema
-
+def load_annotation(path: Path) -> Annotation:
     return schema.load_annotation(path)
 
 
-def save_annotation(annotation: Any, path: Path) -> None:
-    from llamatouch.essential import schema
-
+def save_annotation(annotation: Annotation, path: Path) -> None:
     schema.save_annotation(annotation, path)
 
 
-def propose(trace: Trace, task: Any = None) -> Any:
-    from llamatouch.essential.propose import propose_annotation
-
+def propose(trace: Trace, task: Task | None = None) -> Annotation:
     return propose_annotation(trace, task)
 
 
-def evaluate(trace: Trace, annotation: Any) -> dict[str, Any]:
+def evaluate(trace: Trace, annotation: Annotation) -> dict[str, Any]:
     """The evaluator's verdict as JSON (``status``, ``checkpoint_steps``, ``evidence`` ...)."""
-    from llamatouch.evaluator import evaluate as run
-
-    verdict = run(trace, annotation)
+    verdict = run_evaluator(trace, annotation)
     return dict(verdict.to_json())
 
 
 def component_json(node: UINode, screen: UIScreen) -> dict[str, Any]:
     """A clicked node as the schema's self-contained component (the proposer's description:
     attributes, state, relative box and locator alternatives)."""
-    from llamatouch.essential import schema
-    from llamatouch.essential.propose import component_of
-
     prim = schema.Primitive(type="exact", component=component_of(node, screen))
     return dict(schema.primitive_to_json(prim)["component"])
 
@@ -86,8 +76,6 @@ def make_primitive(
     """Build one primitive of type ``kind`` from a screen of the trace (and a clicked node for
     component types), validated by the schema. Raises :class:`SchemaError` when the screen
     cannot give what the type needs (e.g. ``type`` on a step that typed nothing)."""
-    from llamatouch.essential import schema
-
     src = f"step {step.index}"
     rec = step.record
     obj: dict[str, Any] = {"type": kind}
@@ -135,7 +123,6 @@ def _image_hash(png: bytes, node: UINode, screen: UIScreen) -> dict[str, Any]:
 
     from PIL import Image
 
-    from llamatouch.essential import schema
     from llamatouch.evaluator import imagehash
 
     with Image.open(io.BytesIO(png)) as img:

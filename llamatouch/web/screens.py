@@ -13,6 +13,7 @@ from typing import Any
 from llamatouch.errors import LlamaTouchError
 from llamatouch.trace.format import TraceStep
 from llamatouch.ui.node import FLAG_NAMES, UINode, UIScreen
+from llamatouch.ui.render import render_screenshot
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +141,6 @@ def step_screen(step: TraceStep) -> UIScreen | None:
         return None
 
 
-def renderer_available() -> bool:
-    """Whether :mod:`llamatouch.ui.render` can draw screens that have no screenshot."""
-    import importlib.util
-
-    return importlib.util.find_spec("llamatouch.ui.render") is not None
-
-
 def step_png(step: TraceStep, screen: UIScreen | None = None) -> bytes | None:
     """PNG bytes of the step: its screenshot, else a rendering of its hierarchy, else ``None``.
 
@@ -159,10 +153,6 @@ def step_png(step: TraceStep, screen: UIScreen | None = None) -> bytes | None:
             log.warning("step %d: %s", step.index, exc)
     scr = screen if screen is not None else step_screen(step)
     if scr is None:
-        return None
-    try:
-        from llamatouch.ui.render import render_screenshot
-    except ImportError:  # the renderer is optional for the pages: they draw a wireframe
         return None
     return render_screenshot(scr)
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from llamatouch.errors import LlamaTouchError, PathEscapeError, SchemaError
 from llamatouch.fsutil import safe_join
+from llamatouch.tasks import Task
 from llamatouch.trace.format import Trace, read_trace
 from llamatouch.web import backend
-from llamatouch.web.screens import renderer_available, step_png, step_screen, step_view
+from llamatouch.web.screens import step_png, step_screen, step_view
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +96,8 @@ class AnnotationSession:
     def views(self) -> list[dict[str, Any]]:
         if self._views is None:
             views = [step_view(s) for s in self.trace.steps]
-            for v in views:
-                v["image"] = bool(v["has_screenshot"]) or (
-                    bool(v["components"]) and renderer_available()
-                )
+            for v in views:  # a screenshot, else the rendering of the hierarchy
+                v["image"] = bool(v["has_screenshot"]) or bool(v["components"])
             self._views = views
         return self._views
 
@@ -135,9 +134,7 @@ class AnnotationSession:
         ann = backend.propose(self.trace, self._task_obj())
         return {"source": "proposed", "annotation": backend.annotation_to_json(ann)}
 
-    def _task_obj(self) -> Any:
-        from llamatouch.tasks import Task
-
+    def _task_obj(self) -> Task | None:
         t = self.task
         if not t.get("app") or not t.get("instruction"):
             return None
