@@ -98,7 +98,8 @@ DUMP_ATTEMPTS = 3
 #: which is how ``input swipe x y x y 1000`` long-presses on a phone.
 TAP_SLOP_PX = 12
 LONG_PRESS_MS = 500
-#: Rendered screenshots kept per device (least recently used dropped first).
+#: Rendered screenshots of edited screens (typed text) kept per device (least recently used
+#: dropped first). Screens as recorded are cached on the world (``World.rendered``).
 RENDER_CACHE_SIZE = 64
 
 _T = TypeVar("_T")
@@ -496,7 +497,9 @@ class VirtualDevice(Device):
 
     def screenshot_png(self) -> bytes:
         """The recorded PNG of the current state when there is one and nothing was typed;
-        else a rendering of the served hierarchy (cached per state and edits)."""
+        else a rendering of the served hierarchy. Renderings of a state as recorded (nothing
+        typed, recorded focus) are cached once per world and shared by every device replaying
+        it; renderings with typed text are cached per device (least recently used dropped)."""
         return self._call(self._screenshot)
 
     def _screenshot(self) -> bytes:
@@ -505,6 +508,16 @@ class VirtualDevice(Device):
             recorded = self.world.screenshot(sid)
             if recorded is not None:
                 return recorded
+        screen = self._served()[0]
+        pristine = sid in self.world.states and screen is self._base_screen(sid)
+        if pristine:
+            shared = self.world.rendered
+            png = shared.get(sid)
+            if png is None:
+                from llamatouch.ui.render import render_screenshot
+
+                png = shared.setdefault(sid, render_screenshot(screen))
+            return png
         key = (sid, tuple(sorted(self._edits.items())), self._focus)
         png = self._png_cache.get(key)
         if png is not None:
@@ -512,7 +525,7 @@ class VirtualDevice(Device):
             return png
         from llamatouch.ui.render import render_screenshot
 
-        png = render_screenshot(self._served()[0])
+        png = render_screenshot(screen)
         self._png_cache[key] = png
         if len(self._png_cache) > RENDER_CACHE_SIZE:
             self._png_cache.popitem(last=False)
