@@ -14,11 +14,14 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llamatouch.errors import InputFormatError, LlamaTouchError, PathEscapeError
 from llamatouch.fsutil import safe_join
 from llamatouch.trace.format import Trace, find_traces, read_trace
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -219,3 +222,35 @@ def load_run(run_dir: str | Path) -> RunData:
         except (OSError, ValueError) as exc:
             problems.append(f"{spath}: {exc}")
     return RunData(root=root, episodes=episodes, problems=problems, summary=summary)
+
+
+def load_results(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The results rows of a run folder (eval or score), normalised to the eval form
+    (``episode_id``, ``task_id``, ``app``, ``agent``, ``verdict``, ``steps``...).
+
+    Rows come from ``results.json``, else ``results.csv``; traces are not read. Raises
+    :class:`~llamatouch.errors.InputFormatError` naming the folder when neither is readable.
+    """
+    root = Path(run_dir).resolve()
+    if not root.is_dir():
+        raise InputFormatError(root, "not a folder (expected an eval or score run folder)")
+    problems: list[str] = []
+    rows = _read_rows(root, problems)
+    if rows is None:
+        raise InputFormatError(root, "no readable results.json or results.csv"
+                               + "".join(f"; {p}" for p in problems))
+    for row in rows:
+        row.setdefault("agent", row.get("evaluator", ""))
+        row.setdefault("app", "")
+    return rows
+
+
+def results_frame(run_dir: str | Path) -> pd.DataFrame:
+    """:func:`load_results` as a pandas DataFrame, with a boolean ``success`` column and a
+    ``run`` column (the folder's name)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(load_results(run_dir))
+    frame["success"] = frame["verdict"] == "success"
+    frame["run"] = Path(run_dir).resolve().name
+    return frame
