@@ -234,6 +234,20 @@ def test_same_seed_same_run(demo: World) -> None:
     assert dev1.screenshot_png() == dev2.screenshot_png()
 
 
+def test_rendered_screenshots_are_shared_per_world_and_follow_typed_text(demo: World) -> None:
+    d1, d2 = VirtualDevice(demo), VirtualDevice(demo)
+    for d in (d1, d2):
+        d.reset_to_state("notes_editor_new")
+    pristine = d1.screenshot_png()
+    assert pristine.startswith(b"\x89PNG")
+    assert d2.screenshot_png() is pristine  # rendered once for the world
+    body = _key_ending(d2.observe().screen, BODY_INPUT)
+    d2.act(Type("typed on device two", element=body))
+    typed = d2.screenshot_png()
+    assert typed != pristine
+    assert d1.screenshot_png() is pristine  # device one's screen did not change
+
+
 # -- fault injection ------------------------------------------------------------------------
 def test_drop_after_calls_makes_the_device_vanish(demo: World) -> None:
     dev = VirtualDevice(demo, faults=FaultConfig(drop_after_calls=3))
