@@ -105,6 +105,10 @@ class World:
         transitions: recorded edges.
         root: folder the world was loaded from (``None`` for an in-memory world).
         screens: state id → hierarchy, for in-memory worlds or as a cache.
+        screenshots: state id → recorded PNG bytes (in-memory worlds, or as a cache).
+        rendered: state id → PNG rendered from the hierarchy of a state that has no recorded
+            screenshot (a cache shared by every virtual device replaying this world; never
+            written to disk, not compared).
     """
 
     name: str
@@ -115,6 +119,7 @@ class World:
     root: Path | None = None
     screens: dict[str, UIScreen] = field(default_factory=dict, repr=False)
     screenshots: dict[str, bytes] = field(default_factory=dict, repr=False)
+    rendered: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def screen(self, state_id: str) -> UIScreen:
         """The hierarchy of ``state_id`` (read from disk once, then cached)."""
