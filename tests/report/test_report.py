@@ -232,3 +232,24 @@ def test_app_label() -> None:
     assert app_label("com.simplemobiletools.gallery.pro") == "gallery.pro"
     assert app_label("com.android.settings") == "settings"
     assert app_label("") == "?"
+
+
+def test_score_run_report(replay_run: Path, tmp_path: Path) -> None:
+    """A ``llamatouch score --format json --out`` run: rows are score rows, evidence comes from
+    the verdicts in results.json."""
+    from llamatouch.cli import main
+    from llamatouch.paths import annotations_dir
+
+    run = tmp_path / "score-run"
+    shutil.copytree(replay_run / "traces", run / "traces")
+    assert main(["score", str(run / "traces"), "--annotations",
+                 str(annotations_dir() / "droidtask"), "--format", "json",
+                 "--out", str(run / "results.json")]) == 0
+    scored = json.loads((run / "results.json").read_text())["results"]
+    out = tmp_path / "score.html"
+    info = build_report(run, ReportConfig(out=out))
+    page = _parse(out)
+    assert info["episodes"] == len(scored) == len(page.episodes) and not info["problems"]
+    assert {e["data-verdict"] for e in page.episodes} == {r["status"] for r in scored}
+    assert page.evidence_rows == sum(len(r["verdict"]["evidence"]) for r in scored)
+    assert len(page.imgs) == sum(r["steps"] for r in scored)
