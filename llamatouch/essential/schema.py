@@ -35,6 +35,7 @@ from typing import Any
 
 from llamatouch.errors import JsonFormatError, LlamaTouchError, SchemaError
 from llamatouch.fsutil import atomic_write_json
+from llamatouch.ui.droidbot import load_json_file
 
 ANNOTATION_SCHEMA = "llamatouch.essential/1"
 
@@ -559,15 +560,7 @@ def annotation_to_json(ann: Annotation) -> dict[str, Any]:
 def load_annotation(path: str | Path) -> Annotation:
     """Read and validate one annotation file; errors name the file and field."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise JsonFormatError(p, f"cannot read: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise JsonFormatError(p, f"malformed JSON: {exc}") from exc
-    return annotation_from_json(data, p)
+    return annotation_from_json(load_json_file(p), p)
 
 
 def save_annotation(ann: Annotation, path: str | Path) -> None:
