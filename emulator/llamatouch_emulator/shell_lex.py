@@ -209,16 +209,22 @@ def tokenize(line: str) -> list[Token]:
         elif ch == "$":
             i = _read_dollar(line, i, word)
         elif ch == "`":
-            end = line.find("`", i + 1)
-            if end < 0:
-                raise ShellSyntaxError("unterminated backquote")
-            word.parts.append(Refused(SUBSTITUTION, line[i : end + 1]))
-            i = end + 1
+            i = _read_backquote(line, i, word)
         else:
             word.add_lit(ch, False)
             i += 1
     end_word()
     return tokens
+
+
+def _read_backquote(line: str, i: int, word: Word) -> int:
+    """A backquoted command substitution starting at ``i``: kept as a refused part (never
+    run); return the index after the closing backquote."""
+    end = line.find("`", i + 1)
+    if end < 0:
+        raise ShellSyntaxError("unterminated backquote")
+    word.parts.append(Refused(SUBSTITUTION, line[i : end + 1]))
+    return end + 1
 
 
 def _read_double(line: str, i: int, word: Word) -> int:
@@ -239,11 +245,7 @@ def _read_double(line: str, i: int, word: Word) -> int:
         elif ch == "$":
             i = _read_dollar(line, i, word)
         elif ch == "`":
-            end = line.find("`", i + 1)
-            if end < 0:
-                raise ShellSyntaxError("unterminated backquote")
-            word.parts.append(Refused(SUBSTITUTION, line[i : end + 1]))
-            i = end + 1
+            i = _read_backquote(line, i, word)
         else:
             word.add_lit(ch, True)
             i += 1
