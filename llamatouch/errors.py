@@ -66,6 +66,15 @@ class LLMError(LlamaTouchError):
     """An LLM backend failed (timeout, transport, unusable answer after retries)."""
 
 
+class LLMUnavailableError(LLMError):
+    """The LLM service could not be reached or answered with a server-side failure
+    (connection refused, timeout, HTTP 5xx or 429) after the backend's retries with back-off.
+
+    An *infrastructure* failure, not the agent's: the runner excludes the episode from the
+    success rate, reports it as ``infra`` and re-runs it on ``--resume``.
+    """
+
+
 class AgentError(LlamaTouchError):
     """An agent could not produce a valid action (counted as an agent failure)."""
 

