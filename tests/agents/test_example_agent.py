@@ -8,9 +8,10 @@ from pathlib import Path
 
 from llamatouch.agent import Agent
 from llamatouch.agent_registry import resolve_agent_class
-from llamatouch.paths import REPO_DIR
 from llamatouch.runner import EvalConfig, run_eval
 from llamatouch.trace.format import read_trace
+
+REPO_DIR = Path(__file__).resolve().parents[2]
 
 
 def _example_source() -> str:
