@@ -2,6 +2,7 @@
 #   make demo   - set up everything, then run `llamatouch eval --agent autodroid`
 #                 on the embedded virtual device with the embedded model
 #   make test   - set up everything, then ruff, mypy and the whole pytest suite
+#   make test-fast - ruff, mypy and the unit tier (no ../shared, model, browser or adb)
 # Both do their own set-up on a fresh machine (virtual env, Python packages,
 # the embedded model and encoder, Chromium for browser tests).
 
@@ -10,7 +11,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.llamatouch-setup
 
-.PHONY: setup demo test lint typecheck pytest bench clean
+.PHONY: setup demo test test-fast lint typecheck pytest pytest-fast bench clean
 
 setup: $(STAMP)
 
@@ -31,6 +32,12 @@ pytest: setup
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The unit tier: no ../shared, no real model, no browser, no adb end-to-end (under a minute).
+pytest-fast: setup
+	$(BIN)/pytest -q -m "not slow and not shared"
+
+test-fast: lint typecheck pytest-fast
 
 bench: setup
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

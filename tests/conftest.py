@@ -12,6 +12,24 @@ from llamatouch.paths import shared_data_dir
 # The adb server must never try mDNS discovery on this closed network.
 os.environ.setdefault("ADB_MDNS", "0")
 
+#: Fixtures that need the shared real data (../shared): a test using any of them, directly or
+#: through another fixture, is marked ``shared`` and left out of the fast tier.
+SHARED_FIXTURES = frozenset(
+    {"shared_data", "droidtask_dir", "qqmusic_dir", "llamatouch_data_dir"}
+)
+#: Fixtures that load the real model: their tests are ``slow``.
+SLOW_FIXTURES = frozenset({"embedded_llm"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tier the suite: ``make test-fast`` runs ``-m "not slow and not shared"``."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & SHARED_FIXTURES:
+            item.add_marker(pytest.mark.shared)
+        if used & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
