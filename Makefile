@@ -15,7 +15,7 @@ STAMP  := $(VENV)/.llamatouch-setup
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml scripts/setup.sh scripts/llama_build.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
 	touch $(STAMP)
 
@@ -26,7 +26,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 typecheck: setup
-	$(BIN)/mypy -p llamatouch -p llamatouch_agents -p llamatouch_emulator
+	$(BIN)/mypy -p llamatouch -p llamatouch_agents -p llamatouch_emulator scripts/demo_builder.py
 
 pytest: setup
 	$(BIN)/pytest

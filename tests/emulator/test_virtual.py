@@ -24,7 +24,7 @@ from llamatouch.tasks import Task, load_suite
 from llamatouch.ui.node import UIScreen
 from llamatouch.ui.xmlio import read_uiautomator_xml
 from llamatouch.world import World, load_world
-from llamatouch_emulator.demo_builder import write_demo
+from demo_builder import write_demo  # scripts/ (pytest pythonpath)
 from llamatouch_emulator.virtual import NULL_ROOT_ERROR, FaultConfig, VirtualDevice
 from llamatouch_emulator.worlds import demo_world_dir, load_named_world
 

@@ -4,8 +4,11 @@ The demo world is authored here, screen by screen (five small Android-style apps
 Notes, Contacts, Clock, Settings and Shop, plus a launcher). Running the module rewrites the
 committed files; a test checks that they equal what this module produces::
 
-    python -m llamatouch_emulator.demo_builder            # writes the package's worlds/demo
-                                                          # and tasks/demo.json
+    .venv/bin/python scripts/demo_builder.py    # writes llamatouch_emulator's worlds/demo
+                                                # and llamatouch's data/tasks/demo.json
+
+An authoring script, not runtime code: it lives in ``scripts/`` and is not in the wheel (the
+tests find it through pytest's ``pythonpath``).
 
 Design (see ``docs/virtual-device.md``): every screen is a hierarchy built from a few layout
 helpers (status-bar offset, toolbar, lists of rows, form fields); navigation, toggles,
