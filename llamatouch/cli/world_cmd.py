@@ -1,0 +1,198 @@
+"""``llamatouch world record`` (explore an app on a device into a world) and
+``llamatouch world diff`` (compare two worlds by content)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="world_command", metavar="ACTION")
+    rec = sub.add_parser(
+        "record",
+        help="explore an app on a device breadth-first and write what was seen as a world",
+        description="Explore PACKAGE on a device (a phone or emulator over adb, or a virtual "
+        "device served by `llamatouch emulator serve`) breadth-first over the actions each "
+        "screen offers, and write the screens and transitions as a world (docs/record.md). "
+        "Ctrl-C stops and keeps what was found; --resume continues.",
+    )
+    rec.add_argument("--device", required=True,
+                     help="adb serial (emulator-5554, 127.0.0.1:5555, USB serial) or a device "
+                     "spec (virtual:WORLD, adb-virtual:WORLD); adb serials use the adb server "
+                     "at $ANDROID_ADB_SERVER_PORT (default 5037)")
+    rec.add_argument("--app", required=True, help="package to explore")
+    rec.add_argument("--out", required=True, help="world folder to write")
+    rec.add_argument("--budget-steps", type=int, default=None,
+                     help="stop after N device actions (exploring, navigating, restarting)")
+    rec.add_argument("--budget-minutes", type=float, default=None,
+                     help="stop after M minutes")
+    rec.add_argument("--inputs", default=None,
+                     help="input dictionary: a text file (one input per line, # comments) or "
+                     "a JSON list of strings; each is typed into every text field "
+                     "(default: 'hello')")
+    rec.add_argument("--avoid", nargs="+", default=None, metavar="TEXT",
+                     help="never tap views labelled with these words (replaces the default "
+                     "list: Delete, Uninstall, Remove, Erase, Factory reset, Format, Sign out, "
+                     "Log out, Clear data, Clear storage)")
+    rec.add_argument("--resume", action="store_true",
+                     help="continue the recording saved in --out")
+    rec.add_argument("--no-leaf-taps", action="store_true",
+                     help="do not tap leaf views that no clickable view handles")
+    rec.add_argument("--settle", type=float, default=None,
+                     help="seconds to wait after each action on an adb device (real phones "
+                     "animate; default 0)")
+    rec.add_argument("--name", default="", help="world name (default: recorded-PACKAGE)")
+
+    dif = sub.add_parser(
+        "diff",
+        help="compare two worlds by screen content: states/transitions only in A, only in B, "
+        "in both, and how much of B A covers",
+        description="Compare world A with world B (folders or shipped names). States are "
+        "matched by content (hierarchy + activity), not by id. `coverage` is the share of "
+        "B's states that A has; `reachable` limits it to B's states reachable from its start.",
+    )
+    dif.add_argument("a", help="world A (folder or shipped name)")
+    dif.add_argument("b", help="world B (folder or shipped name)")
+    dif.add_argument("--app", default="", help="compare only the states of this package")
+    dif.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def _usage_error(message: str) -> int:
+    print(f"llamatouch world: error: {message}", file=sys.stderr)
+    return 2
+
+
+def read_inputs(path: Path) -> tuple[str, ...]:
+    """The input dictionary in ``path`` (JSON list of strings, else one input per line)."""
+    from llamatouch.errors import InputFormatError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFormatError(path, f"cannot read: {exc}") from exc
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputFormatError(path, f"malformed JSON: {exc}") from exc
+        if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
+            raise InputFormatError(path, "expected a JSON list of strings")
+        items = [x for x in data if x]
+    else:
+        items = [ln.strip() for ln in text.splitlines()]
+        items = [x for x in items if x and not x.startswith("#")]
+    if not items:
+        raise InputFormatError(path, "no inputs")
+    return tuple(dict.fromkeys(items))
+
+
+def run(args: argparse.Namespace) -> int:
+    which = getattr(args, "world_command", None)
+    if which == "record":
+        return _record(args)
+    if which == "diff":
+        return _diff(args)
+    print("usage: llamatouch world record --device SERIAL --app PACKAGE --out DIR ... | "
+          "llamatouch world diff A B [--app PACKAGE] [--format table|json]", file=sys.stderr)
+    return 2
+
+
+def _record(args: argparse.Namespace) -> int:
+    import re
+
+    from llamatouch.errors import InputFormatError
+    from llamatouch.record.candidates import DEFAULT_AVOID, CandidateOptions
+    from llamatouch.record.explorer import (
+        Explorer,
+        Progress,
+        RecordConfig,
+        RecordSetupError,
+        prepare_state,
+    )
+
+    if not re.fullmatch(r"[A-Za-z][\w]*(\.[\w]+)*", args.app):
+        return _usage_error(f"--app {args.app!r} is not a package name")
+    for flag in ("budget_steps", "budget_minutes"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            return _usage_error(f"--{flag.replace('_', '-')} must be positive, got {value}")
+    inputs: tuple[str, ...] | None = None
+    if args.inputs:
+        try:
+            inputs = read_inputs(Path(args.inputs))
+        except InputFormatError as exc:
+            return _usage_error(f"--inputs {exc}")
+    defaults = CandidateOptions()
+    options = CandidateOptions(
+        inputs=inputs if inputs is not None else defaults.inputs,
+        avoid=tuple(args.avoid) if args.avoid is not None else DEFAULT_AVOID,
+        tap_leaves=not args.no_leaf_taps,
+    )
+    config = RecordConfig(app=args.app, out=Path(args.out), budget_steps=args.budget_steps,
+                          budget_minutes=args.budget_minutes, options=options,
+                          resume=args.resume, world_name=args.name)
+    from llamatouch.device import connect
+
+    adb_options = {"settle_s": args.settle} if args.settle is not None else {}
+    try:
+        state = prepare_state(config)  # check the folder before connecting
+    except (RecordSetupError, InputFormatError) as exc:
+        return _usage_error(str(exc))
+    device = connect(args.device, **adb_options)
+    try:
+        from tqdm import tqdm
+
+        explorer = Explorer(device, config, state)
+        with tqdm(total=args.budget_steps, desc="recording", unit="step",
+                  file=sys.stderr, dynamic_ncols=True) as bar:
+
+            def show(p: Progress) -> None:
+                bar.n = p.steps
+                bar.set_postfix(states=p.states, edges=p.edges, frontier=p.frontier,
+                                refresh=False)
+                bar.refresh()
+
+            outcome = explorer.run(show)
+    finally:
+        device.close()
+    p = outcome.progress
+    print(f"recorded {p.states} states, {p.transitions} transitions ({p.edges} actions tried, "
+          f"{p.steps} device actions, {p.restarts} restarts) in {p.elapsed_s:.1f}s "
+          f"-> {outcome.out}")
+    if outcome.unreachable:
+        print(f"{outcome.unreachable} state(s) could not be reached again; their remaining "
+              "actions were skipped")
+    if outcome.stopped_by == "done":
+        print("done: every action of every screen of the app was tried")
+        return 0
+    if outcome.stopped_by == "interrupted":
+        print("interrupted: what was found is saved; continue with --resume", file=sys.stderr)
+        return 130
+    if outcome.stopped_by == "device-gone":
+        print("the device went away: what was found is saved; continue with --resume",
+              file=sys.stderr)
+        return 1
+    print(f"stopped: {outcome.stopped_by} ({p.frontier} screens left to explore); continue "
+          "with --resume")
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from llamatouch.errors import InputFormatError
+    from llamatouch.record.diff import diff_worlds, format_table
+    from llamatouch_emulator.worlds import load_named_world
+
+    try:
+        a = load_named_world(args.a)
+        b = load_named_world(args.b)
+    except InputFormatError as exc:
+        return _usage_error(str(exc))
+    d = diff_worlds(a, b, args.app)
+    if args.format == "json":
+        print(json.dumps(d.to_json(), indent=2))
+    else:
+        print(format_table(d))
+    return 0
