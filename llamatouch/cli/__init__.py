@@ -26,6 +26,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("datasets", "datasets_cmd", "import datasets (DroidTask, DroidBot, LlamaTouch)"),
     ("devices", "devices_cmd", "list connected devices and check their health"),
     ("emulator", "emulator_cmd", "serve a virtual device over the ADB protocol"),
+    ("world", "world_cmd", "record a world by exploring an app on a device; diff two worlds"),
 )
 
 
