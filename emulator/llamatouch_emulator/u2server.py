@@ -9,19 +9,39 @@ real server sends JPEG, and the client decodes either with Pillow), ``click`` (w
 optional duration: long click), ``swipe``, ``swipePoints``, ``drag``, ``pressKey``,
 ``pressKeyCode``, ``injectInputEvent`` (touch down/move/up), ``setClipboard``,
 ``getClipboard``, ``clearInputText``, ``waitForIdle``, ``wakeUp``, ``sleep``, ``setOrientation``,
-``freezeRotation``, ``getLastToast``, ``clearLastToast``, ``makeToast``. Anything else returns
-JSON-RPC error -32601 (method not found), as the real server does.
+``freezeRotation``, ``getLastToast``, ``clearLastToast``, ``makeToast``, ``openNotification``
+(KEYCODE_NOTIFICATION), and the element API on selectors resolved against the served hierarchy
+(:mod:`llamatouch_emulator.u2selector`): ``exist``, ``count``, ``objInfo``,
+``objInfoOfAllInstances``, ``getText``, ``setText``, ``clearTextField``, ``click`` /
+``longClick`` on a selector, ``waitForExists``, ``waitUntilGone``, ``scrollTo``,
+``scrollForward`` / ``scrollBackward`` / ``scrollToBeginning`` / ``scrollToEnd`` and the
+``fling`` forms. A selector that matches nothing where an object is needed answers error -32002
+``...UiObjectNotFoundException`` (the client raises ``UiObjectNotFoundError``). Anything else
+returns JSON-RPC error -32601 (method not found), as the real server does.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from llamatouch.actions import Type
+from llamatouch.device.base import Device
 from llamatouch.errors import ActionError, DumpError
+from llamatouch.ui.node import UINode, UIScreen
+from llamatouch.ui.xmlio import read_uiautomator_xml
 from llamatouch_emulator.shell_cmds import Shell, full_activity
+from llamatouch_emulator.u2selector import (
+    SelectorError,
+    U2Selector,
+    find_all,
+    obj_info,
+    parse_selector,
+    visible_bounds,
+)
 
 #: Device port the uiautomator2 client connects to (uiautomator2.core.DEFAULT_SERVER_PORT).
 U2_PORT = 9008
@@ -29,12 +49,27 @@ U2_PORT = 9008
 MS_PER_STEP = 5
 #: Largest HTTP request (headers + body) accepted on the stream.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
+#: Longest ``waitForExists`` / ``waitUntilGone`` honoured (the client's default is 20 s).
+MAX_WAIT_MS = 120_000
+#: How often a wait re-reads the hierarchy.
+WAIT_POLL_S = 0.05
+#: Most swipes one ``scrollTo`` / ``scrollToEnd`` / ``flingTo...`` call makes in one direction
+#: (it also stops as soon as a swipe leaves the screen unchanged).
+MAX_SCROLL_SWIPES = 30
+#: Swipe steps of a fling (fast) and of the client's default scroll (uiautomator2 SCROLL_STEPS).
+FLING_STEPS, SCROLL_STEPS = 5, 55
+#: KEYCODE_NOTIFICATION: what ``openNotification`` sends to the device.
+KEYCODE_NOTIFICATION = 83
 
 _KEY_NAMES = {
     "home": 3, "back": 4, "left": 21, "right": 22, "up": 19, "down": 20, "center": 23,
     "menu": 82, "search": 84, "enter": 66, "delete": 67, "del": 67, "recent": 187,
     "volume_up": 24, "volume_down": 25, "volume_mute": 164, "camera": 27, "power": 26,
 }
+
+
+class ObjectNotFound(Exception):
+    """No node matches the selector where one object is needed (error -32002)."""
 
 
 class HttpError(Exception):
@@ -149,6 +184,10 @@ class U2Server:
             result = fn(*args, **kwargs)
         except DumpError as exc:
             return _rpc_error(rid, -32001, f"java.lang.NullPointerException: {exc}")
+        except ObjectNotFound as exc:
+            return _rpc_error(
+                rid, -32002, f"androidx.test.uiautomator.UiObjectNotFoundException: {exc}"
+            )
         except (ActionError, TypeError, ValueError) as exc:
             return _rpc_error(rid, -32602, f"java.lang.IllegalArgumentException: {exc}")
         return json.dumps({"jsonrpc": "2.0", "id": rid, "result": result}).encode("utf-8")
@@ -178,11 +217,23 @@ class U2Server:
     def rpc_takeScreenshot(self, scale: float = 1, quality: int = 80) -> str:
         return base64.b64encode(self.device.screenshot_png()).decode("ascii")
 
-    def rpc_click(self, x: float, y: float, duration_ms: int | None = None) -> bool:
+    def rpc_click(self, x: Any, y: Any = None, duration_ms: int | None = None) -> bool:
+        """``click(x, y[, ms])`` on a point, or ``click(selector[, corner])`` on an object."""
+        if isinstance(x, dict):
+            px, py = self._corner(x, y)
+            self.device.tap(px, py)
+            return True
+        if not _is_number(x) or not _is_number(y):
+            raise ValueError("click needs (x, y) or a selector")
         if duration_ms is not None and duration_ms >= 500:
             self.device.long_press(round(x), round(y), int(duration_ms))
         else:
             self.device.tap(round(x), round(y))
+        return True
+
+    def rpc_longClick(self, selector: dict[str, Any], corner: str | None = None) -> bool:
+        px, py = self._corner(selector, corner)
+        self.device.long_press(px, py, 1000)
         return True
 
     def rpc_swipe(self, fx: float, fy: float, tx: float, ty: float, steps: int = 10) -> bool:
@@ -257,6 +308,183 @@ class U2Server:
 
     def rpc_makeToast(self, text: str, duration: int = 1000) -> bool:
         return True
+
+    def rpc_openNotification(self) -> bool:
+        """Pull down the notification shade: the device gets KEYCODE_NOTIFICATION (a world
+        that recorded the shade follows it; otherwise the screen stays as it is)."""
+        self.device.keyevent(KEYCODE_NOTIFICATION)
+        return True
+
+    # -- the element API (selectors) ------------------------------------------------------
+    def _screen(self) -> UIScreen:
+        return read_uiautomator_xml(self.device.dump_xml(), "uiautomator2 selector")
+
+    def _all(self, selector: Any) -> tuple[UIScreen, list[UINode], U2Selector]:
+        try:
+            sel = parse_selector(selector)
+        except SelectorError as exc:
+            raise ValueError(str(exc)) from exc
+        screen = self._screen()
+        return screen, find_all(screen, sel), sel
+
+    def _one(self, selector: Any) -> tuple[UIScreen, UINode]:
+        screen, found, sel = self._all(selector)
+        if not found:
+            raise ObjectNotFound(sel.describe())
+        return screen, found[0]
+
+    def _corner(self, selector: Any, corner: Any) -> tuple[int, int]:
+        screen, node = self._one(selector)
+        b = visible_bounds(screen, node)
+        if corner in (None, "center"):
+            return b.center
+        if corner == "topleft":
+            return b.left + 5, b.top + 5
+        if corner == "bottomright":
+            return b.right - 5, b.bottom - 5
+        raise ValueError(f"unknown corner {corner!r} (center, topleft, bottomright)")
+
+    def rpc_dragTo(self, selector: Any, x: Any, y: Any = None, steps: Any = 100) -> bool:
+        """Drag the object to a point ``(x, y)`` or onto another object (a selector)."""
+        sx, sy = self._corner(selector, None)
+        if isinstance(x, dict):
+            steps = y if y is not None else steps
+            tx, ty = self._corner(x, None)
+        elif _is_number(x) and _is_number(y):
+            tx, ty = round(x), round(y)
+        else:
+            raise ValueError("dragTo needs (selector, x, y, steps) or (selector, target, steps)")
+        n = int(steps) if _is_number(steps) else 100
+        self.device.swipe(sx, sy, tx, ty, max(1, n) * MS_PER_STEP)
+        return True
+
+    def rpc_exist(self, selector: Any) -> bool:
+        return bool(self._all(selector)[1])
+
+    def rpc_count(self, selector: Any) -> int:
+        return len(self._all(selector)[1])
+
+    def rpc_objInfo(self, selector: Any) -> dict[str, Any]:
+        screen, node = self._one(selector)
+        return obj_info(screen, node)
+
+    def rpc_objInfoOfAllInstances(self, selector: Any) -> list[dict[str, Any]]:
+        screen, found, _ = self._all(selector)
+        return [obj_info(screen, n) for n in found]
+
+    def rpc_getText(self, selector: Any) -> str:
+        return self._one(selector)[1].text
+
+    def rpc_setText(self, selector: Any, text: str) -> bool:
+        """Replace the object's text (UiObject.setText); ``False`` when it is not editable."""
+        if not isinstance(text, str):
+            raise ValueError("setText needs a string")
+        screen, node = self._one(selector)
+        x, y = visible_bounds(screen, node).center
+        if isinstance(self.device, Device):
+            result = self.device.act(Type(text, x=x, y=y, clear=True))
+            return bool(result.ok and result.effect != "no_effect")
+        if not node.editable:
+            return False
+        # A device with the raw surface only: focus, clear, type (what a keyboard does).
+        self.device.tap(x, y)
+        self.rpc_clearInputText()
+        if text:
+            self.device.input_text(text)
+        return True
+
+    def rpc_clearTextField(self, selector: Any) -> None:
+        self.rpc_setText(selector, "")
+
+    def _wait(self, selector: Any, timeout_ms: Any, present: bool) -> bool:
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int | float):
+            raise ValueError("the wait timeout must be a number of milliseconds")
+        deadline = time.monotonic() + min(max(float(timeout_ms), 0.0), MAX_WAIT_MS) / 1000
+        while True:
+            if bool(self._all(selector)[1]) == present:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(WAIT_POLL_S)
+
+    def rpc_waitForExists(self, selector: Any, timeout_ms: Any = 0) -> bool:
+        return self._wait(selector, timeout_ms, True)
+
+    def rpc_waitUntilGone(self, selector: Any, timeout_ms: Any = 0) -> bool:
+        return self._wait(selector, timeout_ms, False)
+
+    def _scroll_once(self, selector: Any, vertical: bool, forward: bool, steps: int) -> bool:
+        """One swipe across the scrollable object; whether the screen changed."""
+        screen, node = self._one(selector)
+        b = visible_bounds(screen, node)
+        cx, cy = b.center
+        if vertical:
+            near, far = b.top + b.height // 10, b.bottom - b.height // 10
+            # forward reveals what is below: the finger moves up
+            y1, y2 = (far, near) if forward else (near, far)
+            x1 = x2 = cx
+        else:
+            near, far = b.left + b.width // 10, b.right - b.width // 10
+            x1, x2 = (far, near) if forward else (near, far)
+            y1 = y2 = cy
+        before = self.device.dump_xml()
+        self.device.swipe(x1, y1, x2, y2, max(1, int(steps)) * MS_PER_STEP)
+        return self.device.dump_xml() != before
+
+    def _scroll_to_edge(self, selector: Any, vertical: bool, forward: bool, max_swipes: Any,
+                        steps: int) -> bool:
+        limit = min(int(max_swipes), MAX_SCROLL_SWIPES) if _is_number(max_swipes) else 0
+        for _ in range(max(0, limit)):
+            if not self._scroll_once(selector, bool(vertical), forward, steps):
+                break
+        return True
+
+    def rpc_scrollForward(self, selector: Any, vertical: bool = True,
+                          steps: int = SCROLL_STEPS) -> bool:
+        return self._scroll_once(selector, bool(vertical), True, steps)
+
+    def rpc_scrollBackward(self, selector: Any, vertical: bool = True,
+                           steps: int = SCROLL_STEPS) -> bool:
+        return self._scroll_once(selector, bool(vertical), False, steps)
+
+    def rpc_scrollToBeginning(self, selector: Any, vertical: bool = True,
+                              max_swipes: int = MAX_SCROLL_SWIPES,
+                              steps: int = SCROLL_STEPS) -> bool:
+        return self._scroll_to_edge(selector, vertical, False, max_swipes, steps)
+
+    def rpc_scrollToEnd(self, selector: Any, vertical: bool = True,
+                        max_swipes: int = MAX_SCROLL_SWIPES, steps: int = SCROLL_STEPS) -> bool:
+        return self._scroll_to_edge(selector, vertical, True, max_swipes, steps)
+
+    def rpc_flingForward(self, selector: Any, vertical: bool = True) -> bool:
+        return self._scroll_once(selector, bool(vertical), True, FLING_STEPS)
+
+    def rpc_flingBackward(self, selector: Any, vertical: bool = True) -> bool:
+        return self._scroll_once(selector, bool(vertical), False, FLING_STEPS)
+
+    def rpc_flingToBeginning(self, selector: Any, vertical: bool = True,
+                             max_swipes: int = MAX_SCROLL_SWIPES) -> bool:
+        return self._scroll_to_edge(selector, vertical, False, max_swipes, FLING_STEPS)
+
+    def rpc_flingToEnd(self, selector: Any, vertical: bool = True,
+                       max_swipes: int = MAX_SCROLL_SWIPES) -> bool:
+        return self._scroll_to_edge(selector, vertical, True, max_swipes, FLING_STEPS)
+
+    def rpc_scrollTo(self, selector: Any, target: Any, vertical: bool = True) -> bool:
+        """Scroll the object until ``target`` matches something (forward first, then
+        backward); ``False`` when neither direction reveals it."""
+        self._one(selector)  # the scrollable must exist
+        for forward in (True, False):
+            for _ in range(MAX_SCROLL_SWIPES + 1):
+                if self.rpc_exist(target):
+                    return True
+                if not self._scroll_once(selector, bool(vertical), forward, SCROLL_STEPS):
+                    break
+        return self.rpc_exist(target)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _rpc_error(rid: Any, code: int, message: str) -> bytes:
