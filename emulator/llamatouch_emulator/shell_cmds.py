@@ -297,12 +297,16 @@ class Shell:
                 io_.e(f"{SH}: {exc}\n")
                 return ShellResult(b"", io_.err.getvalue(), 2)
             status = 0
-            for cmd in commands:
-                if cmd.connector == "&&" and status != 0:
-                    continue
-                if cmd.connector == "||" and status == 0:
-                    continue
-                status = self._run_simple(cmd, io_, status)
+            base_env = dict(self.env)  # `export` lasts for this command line only
+            try:
+                for cmd in commands:
+                    if cmd.connector == "&&" and status != 0:
+                        continue
+                    if cmd.connector == "||" and status == 0:
+                        continue
+                    status = self._run_simple(cmd, io_, status)
+            finally:
+                self.env = base_env
             return ShellResult(io_.out.getvalue(), io_.err.getvalue(), status)
 
     def _expand(self, word: Word, last: int) -> tuple[str, str]:
@@ -381,7 +385,8 @@ class Shell:
         try:
             return fn(self, argv, io_)
         except ActionError as exc:
-            io_.e(f"Error: {exc}\n")
+            msg = str(exc)
+            io_.e(("" if msg.startswith("Error") else "Error: ") + msg + "\n")
             return 1
         except DeviceGoneError:
             raise
@@ -785,9 +790,25 @@ def _am(sh: Shell, argv: list[str], io_: _IO) -> int:
         if pkg not in sh.device.installed_packages():
             io_.e(f"Error type 3\nError: Activity class {{{pkg}/{act}}} does not exist.\n")
             return 1
-        sh.device.open_app(pkg, comp)
+        # pkg/.Act, pkg/pkg.Act (what `am start -W` prints) and pkg/other.Act name the
+        # same activity; a world may have recorded either form.
+        failure: ActionError | None = None
+        for form in dict.fromkeys((short_activity(comp), f"{pkg}/{act}", comp)):
+            try:
+                sh.device.open_app(pkg, form)
+                break
+            except ActionError as exc:
+                failure = failure or exc
+        else:
+            assert failure is not None
+            why = str(failure).removeprefix("Error: ")
+            if "does not exist" in why:  # Android names the class in full
+                why = f"Activity class {{{pkg}/{act}}} does not exist."
+            io_.e(f"Error type 3\nError: {why}\n")
+            return 1
         if "-W" in opts:
-            io_.o(f"Status: ok\nLaunchState: COLD\nActivity: {pkg}/{act}\nTotalTime: 1\n"
+            shown = short_activity(sh.device.foreground_activity())
+            io_.o(f"Status: ok\nLaunchState: COLD\nActivity: {shown}\nTotalTime: 1\n"
                   "WaitTime: 1\nComplete\n")
         return 0
     if sub == "force-stop" and rest:
@@ -843,6 +864,37 @@ def _clear_focused(sh: Shell) -> None:
     sh.device.keyevent(123)  # MOVE_END
     for _ in range(len(focused.text)):
         sh.device.keyevent(67)
+
+
+def _export(sh: Shell, argv: list[str], io_: _IO) -> int:
+    """``export NAME=value ...`` (what ``adb logcat`` sends before ``exec logcat``)."""
+    for arg in argv[1:]:
+        name, sep, value = arg.partition("=")
+        if not name.replace("_", "").isalnum() or name[0].isdigit():
+            io_.e(f"{SH}: export: {arg}: bad variable name\n")
+            return 1
+        if sep:
+            sh.env[name] = value
+    return 0
+
+
+def _exec(sh: Shell, argv: list[str], io_: _IO) -> int:
+    """``exec CMD ...``: run CMD in place of the shell (here: just run it)."""
+    return sh._dispatch(argv[1:], io_)
+
+
+def _logcat(sh: Shell, argv: list[str], io_: _IO) -> int:
+    """``logcat -d`` (dump and exit) prints the device's log, which is empty; ``-c`` clears
+    it. Following the log (no ``-d``) is not supported: it would never end."""
+    args = argv[1:]
+    if "-c" in args or "--clear" in args:
+        return 0
+    if "-d" in args or any(a.startswith("-t") for a in args):
+        io_.o("--------- beginning of main\n--------- beginning of system\n")
+        return 0
+    io_.e("logcat: following the log is not supported by the llamatouch virtual device "
+          "(its log is empty); use logcat -d\n")
+    return 1
 
 
 def _monkey(sh: Shell, argv: list[str], io_: _IO) -> int:
@@ -1006,4 +1058,7 @@ COMMANDS: dict[str, Command] = {
     "pidof": _pidof,
     "id": _id,
     "cmd": _cmd,
+    "logcat": _logcat,
+    "export": _export,
+    "exec": _exec,
 }

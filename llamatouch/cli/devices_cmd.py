@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
               "start one with 'adb start-server'", file=sys.stderr)
         return 1
     if not entries:
-        print("no devices (try: llamatouch emulator serve, then adb connect 127.0.0.1:5555)")
+        print("no devices (try: llamatouch emulator serve, then adb connect 127.0.0.1:15555)")
         return 0
     print(f"{'SERIAL':<24} {'STATE':<12} {'MODEL':<22} {'ANDROID':<8} {'SIZE':<11} HEALTH")
     for e in entries:

@@ -5,6 +5,26 @@ from __future__ import annotations
 import argparse
 import sys
 
+#: Default port of ``emulator serve``. Outside 5555-5585 on purpose: every adb server on the
+#: host scans that range for emulators (``emulator-5554`` answers on 5555, ...), so a device
+#: served there would show up, unasked, as ``emulator-NNNN`` in every user's ``adb devices``
+#: and other users' adb servers would attach to it.
+DEFAULT_PORT = 15555
+#: adb's emulator scan range (console port 5554 + 2k, adb port 5555 + 2k, k < 16).
+ADB_SCAN_RANGE = range(5555, 5586)
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 1..65535 (0 picks a free port)."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1..65535)") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not a valid port: use 1..65535 (or 0 for a free port)")
+    return value
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="emulator_command", metavar="ACTION")
@@ -17,7 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--world", default="demo", help="shipped world name or world folder "
                        "(default: demo)")
-    serve.add_argument("--port", type=int, default=5555, help="TCP port (default 5555; 0 = free)")
+    serve.add_argument(
+        "--port", type=port_number, default=DEFAULT_PORT,
+        help=f"TCP port, 1..65535 (default {DEFAULT_PORT}; 0 = a free port). The default lies "
+        "outside 5555-5585, the range every adb server scans for emulators, so the device is "
+        "not listed as emulator-NNNN by, nor attached to, every adb server on the host",
+    )
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1; other hosts are opt-in)")
     serve.add_argument("--seed", type=int, default=0, help="seed of the virtual device")
@@ -26,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "emulator_command", None) != "serve":
-        print("usage: llamatouch emulator serve [--world demo|PATH] [--port 5555] "
+        print(f"usage: llamatouch emulator serve [--world demo|PATH] [--port {DEFAULT_PORT}] "
               "[--host 127.0.0.1]", file=sys.stderr)
         return 2
     from llamatouch_emulator.adbd import AdbDeviceServer, AdbServerConfig
@@ -38,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     server = AdbDeviceServer(device, AdbServerConfig(host=args.host, port=args.port))
 
     def ready(srv: AdbDeviceServer) -> None:
+        if srv.port in ADB_SCAN_RANGE:
+            print(f"note: port {srv.port} is in adb's emulator scan range (5555-5585): every "
+                  f"adb server on this host will list it as emulator-{srv.port - 1}",
+                  file=sys.stderr)
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(f"warning: listening on {args.host}: anyone who can reach this address can "
                   "drive the virtual device (no ADB authentication)", file=sys.stderr)

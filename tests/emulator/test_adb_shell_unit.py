@@ -231,3 +231,15 @@ def test_lexer_agrees_with_shlex_on_plain_quoting(words: list[tuple[str, str]]) 
     line = "echo " + " ".join(parts)
     sh = Shell(FakeDevice())
     assert _argv(sh, line) == shlex.split(line)
+
+
+def test_export_exec_logcat_as_adb_logcat_sends_them() -> None:
+    sh = Shell(FakeDevice())
+    res = sh.run("export ANDROID_LOG_TAGS=\"''\"; exec logcat -d")
+    assert res.status == 0 and res.stdout.startswith(b"--------- beginning of main\n")
+    assert "ANDROID_LOG_TAGS" not in sh.env  # an export lasts for its command line only
+    assert sh.run("export X=1; echo $X").stdout == b"1\n"
+    assert sh.run("echo $X").stdout == b"\n"
+    follow = sh.run("logcat")
+    assert follow.status == 1 and b"use logcat -d" in follow.stderr
+    assert sh.run("export 1A=2").status == 1
