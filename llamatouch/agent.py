@@ -2,8 +2,9 @@
 
 An agent is built once (per worker) from :class:`AgentOptions`, then for every episode:
 
-1. :meth:`Agent.reset` with the :class:`~llamatouch.tasks.Task` and the device's
-   :class:`DeviceCapabilities`;
+1. :meth:`Agent.reset` with the task's :class:`AgentTask` view (instruction, app, the step
+   limit the runner enforces, the trial...; never the ground truth, unless the agent class
+   declares :attr:`Agent.oracle`) and the device's :class:`DeviceCapabilities`;
 2. :meth:`Agent.step` with the current :class:`~llamatouch.device.base.Observation` and the
    episode's history so far, returning one :class:`AgentStep` (an action, the reasoning and the
    LLM usage of that step); a :class:`~llamatouch.actions.Finish` action ends the episode;
@@ -19,13 +20,104 @@ See ``docs/agents.md`` for a complete minimal example agent.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from llamatouch.actions import Action
 from llamatouch.device.base import Observation
 from llamatouch.errors import AgentError
 from llamatouch.tasks import Task
+
+#: ``Task.meta`` keys that carry (part of) the answer and never reach a non-oracle agent, beside
+#: every ``gt_*`` key: the ground-truth length (``steps``, ``records``, ``step_num``), how the
+#: ground truth was resolved, and the file it was read from.
+ANSWER_META_KEYS = frozenset(
+    {"steps", "records", "step_num", "resolved_by", "unresolved_records", "quirks", "source"}
+)
+
+
+def _is_answer_key(key: str) -> bool:
+    return key == "gt" or key.startswith(("gt_", "gt-")) or key in ANSWER_META_KEYS
+
+
+@dataclass(frozen=True, slots=True)
+class GroundTruth:
+    """The answer key of a task, handed only to agents whose class sets ``oracle = True``.
+
+    Attributes:
+        actions: the ground-truth actions (action JSON, see :mod:`llamatouch.actions`).
+        states: the world state ids along the ground-truth path.
+    """
+
+    actions: tuple[Mapping[str, Any], ...] = ()
+    states: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTask:
+    """What an agent is told about the task of an episode (:meth:`Agent.reset`).
+
+    It never holds the ground truth (``gt_actions``, ``gt_states``, answer-bearing metadata)
+    unless the agent's class declares :attr:`Agent.oracle`; then :attr:`ground_truth` is set and
+    the run is marked as an oracle run everywhere its results are shown.
+
+    Attributes:
+        id: the task id (``notes-create-buy-milk``).
+        instruction: the natural-language task.
+        app: the app's package.
+        app_label: the app's human-readable name (``""`` when unknown).
+        max_steps: the step limit the runner enforces for this episode: after ``max_steps``
+            actions the episode ends as ``step_limit`` (the ``finish`` action counts as one).
+        trial: 0-based trial number (``--trials K`` runs 0..K-1; seeded agents vary by it).
+        world: the virtual world's name (``""``: the suite's world or a real device).
+        meta: free-form metadata of the task that is not part of the answer (a copy).
+        ground_truth: the answer key, for oracle agents only (``None`` for every other agent).
+    """
+
+    id: str
+    instruction: str
+    app: str
+    app_label: str = ""
+    max_steps: int = 15
+    trial: int = 0
+    world: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    ground_truth: GroundTruth | None = None
+
+    @classmethod
+    def from_task(
+        cls,
+        task: Task,
+        *,
+        max_steps: int,
+        trial: int = 0,
+        world: str = "",
+        oracle: bool = False,
+    ) -> AgentTask:
+        """The view of ``task`` an agent gets (the ground truth only when ``oracle``).
+
+        ``world`` is the world the episode runs in (default: ``task.world``). ``meta`` also
+        holds ``trial`` (as it did before :attr:`trial` existed).
+        """
+        meta = {k: v for k, v in task.meta.items() if not _is_answer_key(str(k))}
+        meta["trial"] = trial
+        truth = None
+        if oracle:
+            truth = GroundTruth(
+                actions=tuple(dict(a) for a in task.gt_actions), states=tuple(task.gt_states)
+            )
+        return cls(
+            id=task.id,
+            instruction=task.instruction,
+            app=task.app,
+            app_label=task.app_label,
+            max_steps=max_steps,
+            trial=trial,
+            world=world or task.world,
+            meta=meta,
+            ground_truth=truth,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +241,9 @@ class AgentOptions:
             ``"openai:MODEL"``); see :class:`llamatouch.llm.LLMConfig`.
         base_url: OpenAI-compatible endpoint for ``openai:`` models (key from the environment).
         seed: random seed (sampling, random choices).
-        max_steps: the episode's step limit (the runner enforces it too).
+        max_steps: the run's ``--max-steps`` when given, else the largest step limit of the
+            run's tasks. The limit of each episode (which the runner enforces) is
+            :attr:`AgentTask.max_steps`.
         memory_dir: where agents with a memory keep their files (``""``: no memory).
         params: agent-specific settings (``--agent-param KEY=VALUE`` on the command line).
     """
@@ -186,11 +280,16 @@ class Agent(abc.ABC):
     #: Registry name (``autodroid``, ``random``...). Informational for file-loaded agents.
     name: str = "agent"
 
+    #: ``True`` only for baselines that need the answer key (``replay``): their
+    #: :class:`AgentTask` carries :attr:`AgentTask.ground_truth`, and their runs are marked as
+    #: oracle runs in ``run.json``, the results, the summary table and the report.
+    oracle: ClassVar[bool] = False
+
     def __init__(self, options: AgentOptions | None = None) -> None:
         self.options = options or AgentOptions()
 
     @abc.abstractmethod
-    def reset(self, task: Task, capabilities: DeviceCapabilities) -> None:
+    def reset(self, task: AgentTask, capabilities: DeviceCapabilities) -> None:
         """Start a new episode of ``task`` on a device with ``capabilities``."""
 
     @abc.abstractmethod

@@ -6,9 +6,15 @@ import hashlib
 import random
 
 from llamatouch.actions import Finish, Key, Tap
-from llamatouch.agent import Agent, AgentOptions, AgentStep, DeviceCapabilities, StepHistory
+from llamatouch.agent import (
+    Agent,
+    AgentOptions,
+    AgentStep,
+    AgentTask,
+    DeviceCapabilities,
+    StepHistory,
+)
 from llamatouch.device.base import Observation
-from llamatouch.tasks import Task
 
 #: Probability of pressing back instead of tapping (override with ``--agent-param back_p=``).
 DEFAULT_BACK_P = 0.1
@@ -17,8 +23,8 @@ DEFAULT_BACK_P = 0.1
 class RandomAgent(Agent):
     """Taps a uniformly chosen visible, enabled, clickable element (or presses back).
 
-    Deterministic for a given ``AgentOptions.seed``, task id and trial (``task.meta["trial"]``,
-    set by the runner): the generator is re-seeded at every :meth:`reset` from them, so an
+    Deterministic for a given ``AgentOptions.seed``, task id and trial (``task.trial``, set by
+    the runner): the generator is re-seeded at every :meth:`reset` from them, so an
     episode does not depend on which episodes ran before it on the same worker, and trials
     differ. It never declares completion; the step limit ends its episodes.
     """
@@ -30,8 +36,8 @@ class RandomAgent(Agent):
         self.back_p = float(self.options.params.get("back_p", DEFAULT_BACK_P))
         self._rng = random.Random(self.options.seed)
 
-    def reset(self, task: Task, capabilities: DeviceCapabilities) -> None:
-        trial = task.meta.get("trial", 0)
+    def reset(self, task: AgentTask, capabilities: DeviceCapabilities) -> None:
+        trial = task.trial
         digest = hashlib.sha256(f"{self.options.seed}:{task.id}:{trial}".encode()).digest()
         self._rng = random.Random(int.from_bytes(digest[:8], "big"))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.errors import LlamaTouchError
+from llamatouch.fsutil import atomic_write_json
 from llamatouch.paths import annotations_dir
 from llamatouch.trace.format import read_trace
 
@@ -77,3 +78,17 @@ class Scorer:
             except LlamaTouchError as exc:
                 out = {"status": "error", "reason": f"{type(exc).__name__}: {exc}"}
         return out
+
+
+def score_into(scorer: Scorer, trace_dir: Path, task_id: str) -> None:
+    """Score the trace in ``trace_dir`` and store the verdict in its manifest (nothing when the
+    task has no annotation)."""
+    verdict = scorer.score(trace_dir, task_id)
+    if verdict is None:
+        return
+    # rewrite only the manifest (TraceWriter would wipe the folder): load, set, save
+    from llamatouch.trace.records import VerdictRecord
+
+    manifest = read_trace(trace_dir).manifest
+    manifest.verdict = VerdictRecord.from_json(verdict, trace_dir / "manifest.json", "verdict")
+    atomic_write_json(trace_dir / "manifest.json", manifest.to_json())

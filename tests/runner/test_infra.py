@@ -5,43 +5,22 @@ failures when the retries run out."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import pytest
+from faulty_devices import FaultySlots
 
-import llamatouch.runner.runner as runner_mod
 from llamatouch.runner import EvalConfig, run_eval
-from llamatouch.runner.devices import DeviceSlot
 from llamatouch.trace.format import read_trace
 
 
-def _faulty_slot(fail_opens: int) -> tuple[type[DeviceSlot], list[int]]:
-    opened: list[int] = []
-
-    class FaultySlot(DeviceSlot):
-        def _open(self, world_name: str) -> Any:
-            held = super()._open(world_name)
-            opened.append(1)
-            if len(opened) <= fail_opens:
-                from llamatouch_emulator.virtual import FaultConfig
-
-                held.device.faults = FaultConfig(drop_after_calls=held.device.calls + 4)
-            return held
-
-    return FaultySlot, opened
-
-
-def test_device_lost_mid_episode_is_retried(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    slot_cls, opened = _faulty_slot(fail_opens=1)
-    monkeypatch.setattr(runner_mod, "DeviceSlot", slot_cls)
+def test_device_lost_mid_episode_is_retried(tmp_path: Path) -> None:
+    slots = FaultySlots(tmp_path / "opens", fail_opens=1)
     out = tmp_path / "run"
     outcome = run_eval(
         EvalConfig(agent="replay", out=out, devices=("virtual",),
-                   task_ids=("notes-create-buy-milk",), infra_retries=2)
+                   task_ids=("notes-create-buy-milk",), infra_retries=2),
+        device_factory=slots,
     )
-    assert len(opened) == 2  # the lost device was replaced once
+    assert slots.opened() == 2  # the lost device was replaced once
     (row,) = outcome.rows
     assert row.status == "finished" and row.infra_attempts == 1
     assert row.failure_kind in ("", "unscored")
@@ -49,22 +28,21 @@ def test_device_lost_mid_episode_is_retried(
     assert trace.manifest.num_steps == len(trace.steps) == row.steps
 
 
-def test_device_lost_every_time_is_an_infra_failure(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    slot_cls, opened = _faulty_slot(fail_opens=100)
-    monkeypatch.setattr(runner_mod, "DeviceSlot", slot_cls)
+def test_device_lost_every_time_is_an_infra_failure(tmp_path: Path) -> None:
+    slots = FaultySlots(tmp_path / "opens", fail_opens=100)
     outcome = run_eval(
         EvalConfig(agent="replay", out=tmp_path / "run", devices=("virtual",),
                    task_ids=("notes-create-buy-milk", "clock-start-5min-timer"),
-                   infra_retries=1)
+                   infra_retries=1),
+        device_factory=slots,
     )
-    assert len(opened) == 4  # 2 episodes x (1 try + 1 retry)
+    assert slots.opened() == 4  # 2 episodes x (1 try + 1 retry)
     assert [r.status for r in outcome.rows] == ["infra_error", "infra_error"]
     assert all(r.failure_kind == "infra" and r.verdict == "not_run" for r in outcome.rows)
     assert all("vanished" in r.error for r in outcome.rows)
     s = outcome.summary.overall
     assert s.infra_failures == 2 and s.agent_failures == 0 and s.scored == 0
+    assert outcome.infra_failures == 2
 
 
 def test_agent_bug_fails_its_episode_not_the_run(tmp_path: Path) -> None:

@@ -1,0 +1,198 @@
+"""The worker side of an eval: one agent and one device slot, running episodes one at a time.
+
+:class:`EpisodeWorker` is what every executor runs inside its workers (a local process, a Ray
+actor...): it builds the agent and the device lazily from a picklable :class:`WorkerContext`,
+runs an :class:`~llamatouch.runner.work.EpisodeWork` with its infrastructure retries, scores the
+trace, and returns an :class:`~llamatouch.runner.work.EpisodeOutcome`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from llamatouch.agent import Agent, AgentOptions, DeviceCapabilities
+from llamatouch.agent_registry import create_agent
+from llamatouch.device.base import Device
+from llamatouch.errors import DeviceError
+from llamatouch.runner.env import EpisodeEnv, InfraFailure
+from llamatouch.runner.episode import agent_info, run_episode
+from llamatouch.runner.recorder import record_unrun
+from llamatouch.runner.scoring import Scorer, score_into
+from llamatouch.runner.work import EpisodeOutcome, EpisodeStatus, EpisodeWork
+
+log = logging.getLogger(__name__)
+
+
+class DeviceProvider(Protocol):
+    """The device of one worker (:class:`llamatouch.runner.devices.DeviceSlot` is the default)."""
+
+    def acquire(self, task_world: str) -> tuple[Device, DeviceCapabilities]:
+        """The device to run a task of ``task_world`` on (connected on first use)."""
+
+    def reset_to(self, task_world: str, start_state: str, package: str) -> None:
+        """Put the device at a task's start."""
+
+    def recover(self) -> None:
+        """After an infrastructure failure: drop the connections (reopened on next use)."""
+
+    def close(self) -> None:
+        """Release everything."""
+
+
+class DeviceFactory(Protocol):
+    """Builds a worker's :class:`DeviceProvider` (must be picklable: it crosses processes).
+
+    Called as ``factory(spec, index, world_base, seed)`` with the worker's ``--device`` spec,
+    its index, the folder worlds are resolved against (``None``: shipped worlds only) and the
+    run's seed. The class :class:`~llamatouch.runner.devices.DeviceSlot` is the default.
+    """
+
+    def __call__(
+        self, spec: str, index: int, world_base: Path | None, seed: int
+    ) -> DeviceProvider: ...
+
+
+class AgentFactory(Protocol):
+    """Builds a worker's agent from the run's options (must be picklable)."""
+
+    def __call__(self, options: AgentOptions) -> Agent: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryAgentFactory:
+    """The default agent factory: the agent named by ``spec`` (see
+    :mod:`llamatouch.agent_registry`).
+
+    Attributes:
+        spec: a built-in name, an entry-point name, or ``path/file.py:Class``.
+    """
+
+    spec: str
+
+    def __call__(self, options: AgentOptions) -> Agent:
+        return create_agent(self.spec, options)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerContext:
+    """What every worker of a run needs (picklable; the same for all workers).
+
+    Attributes:
+        agent_factory: builds the worker's agent (once, reused across episodes).
+        agent_options: the options it is built with.
+        agent_label: the agent's name in episode ids (for traces the driver writes).
+        oracle: the agent class declares it needs the ground truth.
+        device_factory: builds the worker's device slot.
+        device_specs: one ``--device`` spec per worker (the executor runs that many workers).
+        trace_root: the run's ``traces/`` folder (one sub-folder per episode).
+        world_base: folder worlds are resolved against (``""``: shipped worlds only).
+        seed: the run's seed (virtual devices).
+        record_packages: record installed packages at every step.
+        infra_retries: retries of an episode after an infrastructure failure or a worker crash
+            (one budget for both: ``infra_retries + 1`` attempts in all).
+        annotations: the annotations folder (``""``: every episode is unscored).
+        require_finish: the evaluator demands that the agent declared completion.
+    """
+
+    agent_factory: AgentFactory
+    agent_options: AgentOptions
+    agent_label: str
+    oracle: bool
+    device_factory: DeviceFactory
+    device_specs: tuple[str, ...]
+    trace_root: str
+    world_base: str = ""
+    seed: int = 0
+    record_packages: bool = True
+    infra_retries: int = 2
+    annotations: str = ""
+    require_finish: bool = False
+
+    def driver_agent_info(self) -> dict[str, object]:
+        """The manifest's ``agent`` object for traces the driver writes (no agent at hand)."""
+        return {"name": self.agent_label, "oracle": self.oracle}
+
+
+class EpisodeWorker:
+    """Runs episodes for worker ``index`` of ``context`` (agent and device built on first use).
+
+    Call :meth:`run` for each work item, then :meth:`close`.
+    """
+
+    def __init__(self, context: WorkerContext, index: int) -> None:
+        self.context = context
+        self.index = index
+        self._agent: Agent | None = None
+        self._slot: DeviceProvider | None = None
+        self._scorer: Scorer | None = None
+
+    def _get_agent(self) -> Agent:
+        if self._agent is None:
+            self._agent = self.context.agent_factory(self.context.agent_options)
+        return self._agent
+
+    def _get_slot(self) -> DeviceProvider:
+        if self._slot is None:
+            c = self.context
+            base = Path(c.world_base) if c.world_base else None
+            self._slot = c.device_factory(c.device_specs[self.index], self.index, base, c.seed)
+        return self._slot
+
+    def _get_scorer(self) -> Scorer:
+        if self._scorer is None:
+            c = self.context
+            folder = Path(c.annotations) if c.annotations else None
+            self._scorer = Scorer(folder, require_finish=c.require_finish)
+        return self._scorer
+
+    def run(self, work: EpisodeWork) -> EpisodeOutcome:
+        """Run ``work`` (retrying infrastructure failures on a recovered device), score it."""
+        spec, c = work.spec, self.context
+        trace_dir = Path(c.trace_root) / spec.episode_id
+        agent, slot = self._get_agent(), self._get_slot()
+        failures = list(work.failures_before)
+        attempt = work.attempts_before
+        while attempt <= c.infra_retries:
+            try:
+                device, caps = slot.acquire(spec.world)
+                env = EpisodeEnv(
+                    device,
+                    lambda t: slot.reset_to(spec.world, t.start_state, t.app),
+                    record_packages=c.record_packages,
+                )
+                end = run_episode(spec, agent, env, caps, trace_dir, infra_attempts=attempt)
+            except (InfraFailure, DeviceError) as exc:
+                failures.append(str(exc))
+                attempt += 1
+                log.warning(
+                    "episode %s: infrastructure failure (attempt %d of %d): %s",
+                    spec.episode_id, attempt, c.infra_retries + 1, exc,
+                )
+                if not isinstance(exc, InfraFailure) or exc.device:
+                    slot.recover()
+                continue
+            score_into(self._get_scorer(), trace_dir, spec.task.id)
+            return EpisodeOutcome(
+                spec.episode_id, end.status, end.steps, attempt + 1, end.error, self.index
+            )
+        error = f"after {attempt} attempt(s): {failures[-1] if failures else 'no attempt'}"
+        steps = record_unrun(
+            trace_dir, spec, agent_info(agent), EpisodeStatus.INFRA_ERROR, error, attempt
+        )
+        return EpisodeOutcome(
+            spec.episode_id, EpisodeStatus.INFRA_ERROR, steps, attempt, error, self.index
+        )
+
+    def close(self) -> None:
+        """Close the agent and release the devices."""
+        try:
+            if self._agent is not None:
+                self._agent.close()
+        finally:
+            self._agent = None
+            if self._slot is not None:
+                self._slot.close()
+            self._slot = None
