@@ -5,8 +5,13 @@ A backend turns a list of chat messages into one answer (:class:`LLMResult`) wit
 :func:`llamatouch.llm.load_backend`.
 
 Failure contract:
-- transport failures, timeouts and server errors are retried ``LLMConfig.retries`` times, then
-  raised as :class:`llamatouch.errors.LLMError`;
+- the service being unavailable -- connection refused, a timeout, HTTP 5xx or 429 -- is retried
+  ``LLMConfig.retries`` times with bounded exponential back-off (honouring a sane
+  ``Retry-After``, see :mod:`llamatouch.llm.retry`), then raised as
+  :class:`llamatouch.errors.LLMUnavailableError`: an *infrastructure* failure, not the agent's;
+- other failures (a response body that is not a chat completion, a request the server rejects
+  with 4xx, a llama.cpp decode error, a caller mistake) are raised as
+  :class:`llamatouch.errors.LLMError` (malformed bodies after the same bounded retries);
 - an answer that is garbage (not JSON, wrong schema, ...) is *not* an error here: it is returned
   as ``LLMResult.text`` for the caller (the agent) to judge and re-ask.
 """
@@ -122,8 +127,15 @@ class LLMBackend(ABC):
             seed: sampling seed (same seed + same prompt → same answer).
 
         Raises:
-            llamatouch.errors.LLMError: the backend failed after its bounded retries.
+            llamatouch.errors.LLMUnavailableError: the service could not be reached or kept
+                failing server-side (connection, timeout, 5xx, 429) after the bounded retries.
+            llamatouch.errors.LLMError: any other failure (see the module's failure contract).
         """
+
+    def describe(self) -> str:
+        """A one-line description of the model and where it runs, safe to write anywhere
+        (never holds a key or URL credentials)."""
+        return self.name
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free resources (model memory, HTTP connections). Idempotent."""
@@ -161,6 +173,11 @@ class LLMConfig:
             endpoint, a llama.cpp attempt that produced no text before its timeout). Total
             attempts = ``retries + 1``.
         retry_backoff_s: seconds to wait before the first retry (doubled each retry).
+        retry_backoff_max_s: upper bound in seconds on one back-off wait (the doubling stops
+            there).
+        retry_after_max_s: endpoints only: a server's ``Retry-After`` (or ``retry-after-ms``)
+            of at most this many seconds is honoured instead of our back-off; a longer,
+            negative or unreadable one is ignored (a server can never make a run hang).
         base_url: OpenAI-compatible endpoint, e.g. ``http://127.0.0.1:8000/v1``. Required for
             ``openai:`` models unless ``$OPENAI_BASE_URL`` is set.
         api_key_env: name of the environment variable holding the API key (the key itself is
@@ -184,6 +201,8 @@ class LLMConfig:
     timeout_s: float = 120.0
     retries: int = 2
     retry_backoff_s: float = 0.5
+    retry_backoff_max_s: float = 30.0
+    retry_after_max_s: float = 60.0
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     json_mode: str = "auto"

@@ -27,8 +27,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llamatouch.errors import LLMError
+from llamatouch.errors import LLMError, LLMUnavailableError
 from llamatouch.llm.base import ChatMessage, LLMBackend, LLMConfig, LLMResult, LLMUsage
+from llamatouch.llm.retry import Backoff
 
 if TYPE_CHECKING:
     from llama_cpp import Llama, LlamaGrammar
@@ -176,7 +177,7 @@ class LlamaCppBackend(LLMBackend):
             max_tokens = max(1, min(max_tokens, n_ctx - len(prompt)))
             started = self.clock()
             last_error: Exception | None = None
-            backoff = self.config.retry_backoff_s
+            backoff = Backoff.from_config(self.config)
             for attempt in range(self.config.retries + 1):
                 self.attempts += 1
                 try:
@@ -194,19 +195,27 @@ class LlamaCppBackend(LLMBackend):
                     "%s: attempt %d/%d failed: %s",
                     self.model_name, attempt + 1, self.config.retries + 1, last_error,
                 )
-                if attempt < self.config.retries and backoff > 0:
-                    time.sleep(backoff)
-                    backoff *= 2
-            raise LLMError(
+                if attempt < self.config.retries:
+                    wait = backoff.delay(attempt)
+                    if wait > 0:
+                        time.sleep(wait)
+            message = (
                 f"{self.model_name}: no answer after {self.config.retries + 1} attempts "
                 f"(timeout_s={self.config.timeout_s}): {last_error}"
-            ) from last_error
+            )
+            if isinstance(last_error, _Timeout):
+                # the machine could not run the model in time: infrastructure, not the agent
+                raise LLMUnavailableError(message) from last_error
+            raise LLMError(message) from last_error
 
     def close(self) -> None:
         with self._lock:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+
+    def describe(self) -> str:
+        return f"llamacpp:{self.model_name} (n_ctx={self.config.n_ctx})"
 
     def __repr__(self) -> str:
         return f"LlamaCppBackend(model={self.model_name!r}, n_ctx={self.config.n_ctx})"

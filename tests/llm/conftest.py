@@ -5,6 +5,7 @@ The embedded model itself is loaded once per session by ``embedded_llm`` in test
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import socket
@@ -82,6 +83,18 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait()
 
 
+@pytest.fixture()
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts TCP connections (the kernel's backlog) and never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.close()
+
+
 @dataclass
 class FakeEndpoint:
     """A tiny HTTP server on loopback answering ``/v1/chat/completions`` as told.
@@ -89,29 +102,60 @@ class FakeEndpoint:
     ``behaviour``: ``"500"`` (always HTTP 500), ``"nonsense"`` (HTTP 200 with a non-JSON body),
     ``"wrong_json"`` (HTTP 200 JSON that is not a chat completion), ``"hang"`` (answers after
     ``hang_s`` seconds), ``"echo_auth_500"`` (HTTP 500 whose body repeats the Authorization
-    header), ``"garbage_text"`` (a valid chat completion whose text is nonsense).
+    header), ``"garbage_text"`` (a valid chat completion whose text is nonsense),
+    ``"echo_all_500"`` (HTTP 500 whose body repeats the request path with its query, the
+    Authorization header, the base64 of the bearer token and the first 10 characters of the
+    token), ``"script"`` (answers ``script`` in order, the last one repeated: each a
+    ``(status, headers, body)``; ``OK_BODY`` is a valid chat completion).
     """
 
     behaviour: str
     hang_s: float = 3.0
+    script: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
+    #: request paths with their query strings, in order
+    paths: list[str] = field(default_factory=list)
     base_url: str = ""
+    port: int = 0
+
+
+def completion_body(text: str = "hello", model: str = "fake") -> bytes:
+    """A minimal valid chat-completion JSON body."""
+    return json.dumps({
+        "id": "x", "object": "chat.completion", "created": 0, "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": text}}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+    }).encode()
+
+
+OK_BODY = completion_body()
+
+
+@pytest.fixture()
+def ok_body() -> bytes:
+    """A valid chat-completion body whose answer is ``"hello"`` (for scripted endpoints)."""
+    return OK_BODY
 
 
 @pytest.fixture()
 def fake_endpoint() -> Iterator[Callable[..., FakeEndpoint]]:
     servers: list[ThreadingHTTPServer] = []
 
-    def start(behaviour: str, hang_s: float = 3.0) -> FakeEndpoint:
-        ep = FakeEndpoint(behaviour, hang_s)
+    def start(behaviour: str, hang_s: float = 3.0,
+              script: list[tuple[int, dict[str, str], bytes]] | None = None) -> FakeEndpoint:
+        ep = FakeEndpoint(behaviour, hang_s, list(script or []))
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-            def _send(self, status: int, body: bytes, ctype: str) -> None:
+            def _send(self, status: int, body: bytes, ctype: str,
+                      headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 with contextlib.suppress(OSError):  # the client may have given up
@@ -121,8 +165,20 @@ def fake_endpoint() -> Iterator[Callable[..., FakeEndpoint]]:
                 length = int(self.headers.get("Content-Length", "0"))
                 self.rfile.read(length)
                 ep.requests.append({k.lower(): v for k, v in self.headers.items()})
+                ep.paths.append(self.path)
                 b = ep.behaviour
-                if b == "500":
+                if b == "script":
+                    status, headers, body = ep.script[min(len(ep.paths), len(ep.script)) - 1]
+                    self._send(status, body, "application/json", headers)
+                elif b == "echo_all_500":
+                    auth = self.headers.get("Authorization", "")
+                    token = auth.split(" ", 1)[-1]
+                    echo = (f"no route {self.path}; header {auth}; "
+                            f"b64 {base64.b64encode(token.encode()).decode()}; "
+                            f"key starting {token[:10]}...")
+                    self._send(500, json.dumps({"error": {"message": echo}}).encode(),
+                               "application/json")
+                elif b == "500":
                     self._send(500, b'{"error": {"message": "boom"}}', "application/json")
                 elif b == "echo_auth_500":
                     auth = self.headers.get("Authorization", "")
@@ -150,7 +206,8 @@ def fake_endpoint() -> Iterator[Callable[..., FakeEndpoint]]:
         server.daemon_threads = True
         servers.append(server)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        ep.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        ep.port = int(server.server_address[1])
+        ep.base_url = f"http://127.0.0.1:{ep.port}/v1"
         return ep
 
     yield start

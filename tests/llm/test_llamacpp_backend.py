@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from llamatouch.errors import LLMError
+from llamatouch.errors import LLMError, LLMUnavailableError
 from llamatouch.llm import ChatMessage, LLMConfig, load_backend, resolve_gguf
 from llamatouch.llm.llamacpp import MIN_SUFFIX, LlamaCppBackend, _chunks
 from llamatouch.models import embedded_gguf_path
@@ -168,7 +168,7 @@ def test_timeout_during_prefill_is_retried_then_raises(llm: LlamaCppBackend) -> 
     llm.config = replace(llm.config, timeout_s=0.5, retries=2, retry_backoff_s=0.0)
     llm.clock = fake_clock(1.0)  # every reading is past the deadline
     before = llm.attempts
-    with pytest.raises(LLMError, match="3 attempts"):
+    with pytest.raises(LLMUnavailableError, match="3 attempts"):
         llm.complete(messages(7), max_tokens=8)
     assert llm.attempts - before == 3
 
