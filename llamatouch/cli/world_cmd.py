@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="never tap views labelled with these words (replaces the default "
                      "list: Delete, Uninstall, Remove, Erase, Factory reset, Format, Sign out, "
                      "Log out, Clear data, Clear storage)")
+    rec.add_argument("--repeat", type=int, default=1, metavar="N",
+                     help="try each action that changed the screen N times in all, on separate "
+                     "visits (finds the other outcomes of apps that answer the same input "
+                     "differently; default 1)")
     rec.add_argument("--resume", action="store_true",
                      help="continue the recording saved in --out")
     rec.add_argument("--no-leaf-taps", action="store_true",
@@ -115,7 +119,7 @@ def _record(args: argparse.Namespace) -> int:
 
     if not re.fullmatch(r"[A-Za-z][\w]*(\.[\w]+)*", args.app):
         return _usage_error(f"--app {args.app!r} is not a package name")
-    for flag in ("budget_steps", "budget_minutes"):
+    for flag in ("budget_steps", "budget_minutes", "repeat"):
         value = getattr(args, flag)
         if value is not None and value <= 0:
             return _usage_error(f"--{flag.replace('_', '-')} must be positive, got {value}")
@@ -133,7 +137,7 @@ def _record(args: argparse.Namespace) -> int:
     )
     config = RecordConfig(app=args.app, out=Path(args.out), budget_steps=args.budget_steps,
                           budget_minutes=args.budget_minutes, options=options,
-                          resume=args.resume, world_name=args.name)
+                          resume=args.resume, world_name=args.name, repeats=args.repeat)
     from llamatouch.device import connect
 
     adb_options = {"settle_s": args.settle} if args.settle is not None else {}
@@ -150,10 +154,9 @@ def _record(args: argparse.Namespace) -> int:
                   file=sys.stderr, dynamic_ncols=True) as bar:
 
             def show(p: Progress) -> None:
-                bar.n = p.steps
                 bar.set_postfix(states=p.states, edges=p.edges, frontier=p.frontier,
                                 refresh=False)
-                bar.refresh()
+                bar.update(p.steps - bar.n)
 
             outcome = explorer.run(show)
     finally:

@@ -61,6 +61,9 @@ class RecordConfig:
         options: what is tried on each screen (inputs, avoid list, scroll directions ...).
         resume: continue the exploration saved in ``out`` instead of starting afresh.
         also_explore: packages explored besides ``app`` (system dialogs).
+        repeats: how many times each action that changed the screen is tried in all, on
+            separate visits (more than 1 finds the other outcomes of an app that answers the
+            same input differently, e.g. depending on time or hidden state).
         nav_attempts: how many times getting back to a state is tried (each time after a
             restart) before the state is marked unreachable.
         checkpoint_every: save the world and the exploration state every this many actions
@@ -76,6 +79,7 @@ class RecordConfig:
     options: CandidateOptions = field(default_factory=CandidateOptions)
     resume: bool = False
     also_explore: tuple[str, ...] = SYSTEM_DIALOG_PACKAGES
+    repeats: int = 1
     nav_attempts: int = 3
     checkpoint_every: int = 25
     world_name: str = ""
@@ -131,9 +135,12 @@ class _Stop(Exception):
         self.why = why
 
 
-def options_json(options: CandidateOptions) -> dict[str, object]:
-    """The candidate options as saved in the exploration state."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}
+def options_json(config: RecordConfig) -> dict[str, object]:
+    """What is tried, as saved in the exploration state (a resume must try the same)."""
+    out: dict[str, object] = {k: list(v) if isinstance(v, tuple) else v
+                              for k, v in asdict(config.options).items()}
+    out["repeats"] = config.repeats
+    return out
 
 
 def prepare_state(config: RecordConfig) -> ExplorationState:
@@ -149,14 +156,14 @@ def prepare_state(config: RecordConfig) -> ExplorationState:
         if state.app != config.app:
             raise RecordSetupError(f"{out / STATE_FILE}: records {state.app!r}, "
                                    f"not {config.app!r}")
-        if state.options and state.options != options_json(config.options):
+        if state.options and state.options != options_json(config):
             raise RecordSetupError(f"{out / STATE_FILE}: was recorded with other options "
                                    f"({state.options}); resume with the same ones")
         return state
     if saved or (out / "world.json").exists():
         raise RecordSetupError(f"{out}: already holds a recording (pass --resume to "
                                "continue it, or choose another folder)")
-    return ExplorationState(app=config.app, options=options_json(config.options))
+    return ExplorationState(app=config.app, options=options_json(config))
 
 
 class Explorer:
@@ -218,23 +225,38 @@ class Explorer:
             sid = st.queue[0]
             rec = st.states[sid]
             cands = self._candidates(sid)
-            if rec.next_action >= len(cands) or rec.unreachable:
+            index = self._next_index(rec.next_action, cands, set(rec.no_effect))
+            rec.next_action = index
+            if index >= len(cands) * self.cfg.repeats or rec.unreachable:
                 st.queue.popleft()
                 continue
             if not self._reach(sid):
-                log.info("state %s is unreachable; %d actions left untried", sid,
-                         len(cands) - rec.next_action)
+                log.info("state %s is unreachable; its remaining actions are skipped", sid)
                 rec.unreachable = True
                 continue
-            cand = cands[rec.next_action]
+            i = index % len(cands)
             rec.next_action += 1
             st.edges += 1
-            self._try(sid, cand)
+            target = self._try(sid, cands[i])
+            if index < len(cands) and target == sid:
+                rec.no_effect.append(i)
             self._since_checkpoint += 1
             if self._since_checkpoint >= self.cfg.checkpoint_every:
                 self._checkpoint()
             if progress is not None:
                 progress(self._progress())
+
+    def _next_index(self, index: int, cands: list[Candidate], no_effect: set[int]) -> int:
+        """The next candidate to try from ``index`` on: every candidate in the first round;
+        in later rounds (``repeats``) only those that changed the screen, and no keys (where
+        back leads depends on history, not on the app)."""
+        n = len(cands)
+        while n <= index < n * self.cfg.repeats:
+            i = index % n
+            if i not in no_effect and not isinstance(cands[i].action, Key):
+                break
+            index += 1
+        return index
 
     def _progress(self) -> Progress:
         st = self.state
@@ -334,18 +356,20 @@ class Explorer:
         return cands
 
     # -- trying one action -----------------------------------------------------------------
-    def _try(self, sid: str, cand: Candidate) -> None:
+    def _try(self, sid: str, cand: Candidate) -> str | None:
+        """Try one action on ``sid`` (the device is there); returns where it led."""
         depth = self.state.states[sid].depth + 1
         self._act(cand.action)
         target = self._observe_safely(depth)
         if target is None:
-            return
+            return None
         self._add(sid, target, cand.action.to_json(), cand.event_type, cand.element_key,
                   cand.element)
         if target != sid:
             self.entered_from = sid
             if not isinstance(cand.action, Key) and self._path(target, sid) is None:
                 self._back(depth + 1)
+        return target
 
     def _observe_safely(self, depth: int) -> str | None:
         try:

@@ -39,6 +39,8 @@ class StateRecord:
             :func:`llamatouch.record.candidates.candidates`).
         n_actions: how many candidate actions it offers (``-1``: not counted yet).
         unreachable: the explorer could not get back to it (its remaining actions are skipped).
+        no_effect: indexes of the candidate actions that left it unchanged on their first try
+            (not repeated, see ``RecordConfig.repeats``).
     """
 
     id: str
@@ -52,6 +54,7 @@ class StateRecord:
     next_action: int = 0
     n_actions: int = -1
     unreachable: bool = False
+    no_effect: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,138 @@
+"""``llamatouch world record`` / ``world diff`` from the command line (in-process virtual
+device; the adb path is in test_record_adb.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from llamatouch.cli import main
+from llamatouch.record.diff import diff_worlds, format_table, reachable_states
+from llamatouch.world import load_world
+from llamatouch_emulator.worlds import demo_world_dir, load_named_world
+
+SHOP = "com.llamatouch.shop"
+
+
+def test_record_then_diff_against_the_source(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "shop"
+    rc = main(["world", "record", "--device", "virtual:demo", "--app", SHOP, "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "recorded 9 states" in captured.out and "done" in captured.out
+    assert "states=" in captured.err and "edges=" in captured.err  # the progress bar
+    assert load_world(out).apps[0].package == SHOP
+    rc = main(["world", "diff", str(out), "demo", "--app", SHOP, "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert data["coverage"] == 1.0 and data["reachable"] == {"in_b": 8, "found_in_a": 8,
+                                                             "coverage": 1.0}
+    assert data["states"]["only_b"] == 0 and data["states"]["both"] == 8
+    assert data["transitions"]["both"] > 0
+    rc = main(["world", "diff", str(out), "demo", "--app", SHOP])
+    table = capsys.readouterr().out
+    assert rc == 0 and "coverage (app com.llamatouch.shop): 100.0%" in table
+    # a second recording into the same folder is refused (one line, exit 2); --resume works
+    rc = main(["world", "record", "--device", "virtual:demo", "--app", SHOP, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "already holds a recording" in err and "Traceback" not in err
+    rc = main(["world", "record", "--device", "virtual:demo", "--app", SHOP, "--out", str(out),
+               "--resume"])
+    assert rc == 0 and "done" in capsys.readouterr().out
+
+
+def test_budget_stops_and_says_how_to_continue(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "clock"
+    rc = main(["world", "record", "--device", "virtual:demo", "--app", "com.llamatouch.clock",
+               "--out", str(out), "--budget-steps", "25"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "stopped: budget-steps" in text and "--resume" in text
+    assert len(load_world(out).states) >= 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--budget-steps", "0"], "--budget-steps must be positive"),
+        (["--budget-minutes", "-1"], "--budget-minutes must be positive"),
+        (["--repeat", "0"], "--repeat must be positive"),
+        (["--inputs", "MISSING"], "--inputs"),
+        (["--resume"], "nothing to resume"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(tmp_path: Path, extra: list[str], message: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["world", "record", "--device", "virtual:demo", "--app", SHOP,
+            "--out", str(tmp_path / "w"), *[a.replace("MISSING", str(tmp_path / "no.txt"))
+                                            for a in extra]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_bad_package_and_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["world", "record", "--device", "virtual:demo", "--app", "rm -rf /",
+                 "--out", str(tmp_path / "w")]) == 2
+    assert "not a package name" in capsys.readouterr().err
+    bad = tmp_path / "inputs.json"
+    bad.write_text('{"not": "a list"}')
+    assert main(["world", "record", "--device", "virtual:demo", "--app", SHOP,
+                 "--out", str(tmp_path / "w"), "--inputs", str(bad)]) == 2
+    assert "expected a JSON list of strings" in capsys.readouterr().err
+
+
+def test_inputs_file_feeds_the_text_fields(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("# texts my tasks type\nBuy milk\n\n")
+    out = tmp_path / "notes"
+    rc = main(["world", "record", "--device", "virtual:demo", "--app", "com.llamatouch.notes",
+               "--out", str(out), "--inputs", str(inputs), "--avoid", "Uninstall"])
+    assert rc == 0, capsys.readouterr().err
+    world = load_world(out)
+    assert {t.action["text"] for t in world.transitions if t.action["action"] == "type"} \
+        == {"Buy milk"}
+    d = diff_worlds(world, load_named_world("demo"), "com.llamatouch.notes")
+    assert d.reachable_coverage == 1.0
+
+
+def test_diff_of_a_world_with_itself_and_with_a_smaller_copy(tmp_path: Path) -> None:
+    demo = load_named_world("demo")
+    same = diff_worlds(demo, demo)
+    assert same.coverage == 1.0 and not same.only_a and not same.only_b
+    assert same.transitions_only_a == same.transitions_only_b == 0
+    assert len(same.both) == len(demo.states)
+    # drop one Notes screen (and its edges) from a copy
+    copy = tmp_path / "demo"
+    shutil.copytree(demo_world_dir(), copy)
+    manifest = json.loads((copy / "world.json").read_text())
+    gone = "notes_list_buy_milk"
+    manifest["states"] = [s for s in manifest["states"] if s["id"] != gone]
+    manifest["transitions"] = [t for t in manifest["transitions"]
+                               if gone not in (t["source"], t["target"])]
+    (copy / "world.json").write_text(json.dumps(manifest))
+    small = load_world(copy)
+    d = diff_worlds(small, demo, "com.llamatouch.notes")
+    assert d.only_b == [gone] and not d.only_a
+    assert d.coverage == pytest.approx(6 / 7)
+    n_edges = sum(1 for t in demo.transitions if gone in (t.source, t.target)
+                  and demo.states[t.source].package == "com.llamatouch.notes")
+    assert d.transitions_only_b == n_edges and d.transitions_only_a == 0
+    assert d.reachable_b == len([s for s in reachable_states(demo, "com.llamatouch.notes")
+                                 if demo.states[s].package == "com.llamatouch.notes"])
+    assert "only in A" in format_table(d)
+    # the other way round: A has a state B lacks, coverage of B stays whole
+    back = diff_worlds(demo, small, "com.llamatouch.notes")
+    assert back.only_a == [gone] and back.coverage == 1.0
+
+
+def test_diff_of_a_missing_world_is_a_user_error(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["world", "diff", str(tmp_path / "nope"), "demo"]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "Traceback" not in err
