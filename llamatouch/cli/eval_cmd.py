@@ -2,6 +2,10 @@
 
 With no ``--device`` the tasks run on the virtual device through the real ADB path; with no
 ``--model``, agents that use an LLM run the embedded SmolLM2 model. See ``docs/eval.md``.
+
+Exit codes: 0 every episode ran (whatever the agent scored); 1 some episode ended as an
+infrastructure failure or a crash (re-run the infrastructure failures with ``--resume``), or
+an error stopped the run; 2 a usage error (bad argument, conflicting ``--resume``).
 """
 
 from __future__ import annotations
@@ -10,15 +14,52 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+#: Exit code when some episode ended as an infrastructure failure or a crash.
+EXIT_INFRA = 1
+#: Exit code of a usage error.
+EXIT_USAGE = 2
+
+#: Defaults of the run-defining arguments. They are applied after parsing, so that an
+#: explicit argument can be told from a default (``--resume`` restores the recorded ones).
+DEFAULTS: dict[str, Any] = {
+    "agent": "autodroid",
+    "tasks": "demo",
+    "model": "embedded",
+    "base_url": None,
+    "trials": 1,
+    "max_steps": None,
+    "seed": 0,
+    "annotations": "",
+    "require_finish": False,
+    "memory_dir": "",
+    "workers": 0,
+    "infra_retries": 2,
+}
+
+
+def _int_at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--agent",
-        default="autodroid",
+        default=None,
         help="agent: a built-in name (autodroid, random, replay), a name registered under the "
         "entry-point group llamatouch.agents, or path/to/file.py:ClassName (runs that file's "
-        "code). Default: autodroid",
+        "code). Default: autodroid (with --resume: the agent of the run resumed)",
     )
     parser.add_argument(
         "--device",
@@ -29,26 +70,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "device over ADB; the default). Repeat for several devices",
     )
     parser.add_argument(
-        "--tasks", default="demo", metavar="SUITE|FILE", help="task suite (default: demo)"
+        "--tasks", default=None, metavar="SUITE|FILE", help="task suite (default: demo)"
     )
     parser.add_argument(
         "--task", action="append", default=[], metavar="ID", help="run only this task (repeat)"
     )
     parser.add_argument(
         "--model",
-        default="embedded",
+        default=None,
         help="LLM: embedded (SmolLM2-135M-Instruct, default), a .gguf path, or openai:MODEL",
     )
     parser.add_argument(
         "--base-url", default=None, help="OpenAI-compatible endpoint (key from $OPENAI_API_KEY)"
     )
-    parser.add_argument("--trials", type=int, default=1, metavar="K", help="trials per task")
     parser.add_argument(
-        "--max-steps", type=int, default=None, metavar="N", help="step limit per episode"
+        "--trials", type=_int_at_least(1), default=None, metavar="K",
+        help="trials per task (default 1)",
     )
     parser.add_argument(
-        "--workers", type=int, default=0, metavar="N",
-        help="episodes in parallel (one per device; default: one per --device)",
+        "--max-steps", type=_int_at_least(1), default=None, metavar="N",
+        help="step limit per episode (default: each task's own)",
+    )
+    parser.add_argument(
+        "--workers", type=_int_at_least(1), default=None, metavar="N",
+        help="episodes in parallel, each in its own worker process with its own device "
+        "(default: one per --device)",
     )
     parser.add_argument(
         "--out", default=None, metavar="DIR",
@@ -56,16 +102,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--resume", action="store_true",
-        help="continue the run in --out (default: the latest run of this suite and agent)",
+        help="continue the run in --out (default: the latest run of --agent on --tasks) with "
+        "the configuration recorded in its run.json; a conflicting argument is an error",
     )
     parser.add_argument(
-        "--infra-retries", type=int, default=2, metavar="N",
-        help="retries of an episode hit by a device failure (default 2)",
+        "--infra-retries", type=_int_at_least(0), default=None, metavar="N",
+        help="retries of an episode hit by an infrastructure failure (device, LLM service) or "
+        "by a crash of its worker process (default 2)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="base seed")
-    parser.add_argument("--annotations", default="", metavar="DIR", help="annotations folder")
+    parser.add_argument("--seed", type=int, default=None, help="base seed (default 0)")
+    parser.add_argument("--annotations", default=None, metavar="DIR", help="annotations folder")
     parser.add_argument(
-        "--require-finish", action="store_true",
+        "--require-finish", action="store_true", default=None,
         help="success also requires the agent to have declared completion",
     )
     parser.add_argument(
@@ -73,7 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="agent-specific setting (repeat)",
     )
     parser.add_argument(
-        "--memory-dir", default="", metavar="DIR",
+        "--memory-dir", default=None, metavar="DIR",
         help="AutoDroid exploration memory folder (built on first use when missing)",
     )
     parser.add_argument(
@@ -85,7 +133,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--apps", default="", metavar="A,B", help="--offline-stepwise: only these apps"
     )
     parser.add_argument(
-        "--offline-max-tasks", type=int, default=0, metavar="N",
+        "--offline-max-tasks", type=_int_at_least(0), default=0, metavar="N",
         help="--offline-stepwise: at most N tasks per app (default: all)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -97,7 +145,9 @@ def _params(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"llamatouch eval: --agent-param expects KEY=VALUE, got {item!r}")
+            print(f"llamatouch eval: error: --agent-param expects KEY=VALUE, got {item!r}",
+                  file=sys.stderr)
+            raise SystemExit(EXIT_USAGE)
         out[key.strip()] = value
     return out
 
@@ -105,18 +155,63 @@ def _params(items: list[str]) -> dict[str, str]:
 def _default_out(suite: str, agent: str, resume: bool) -> Path:
     import re
 
+    from llamatouch.runner import RunError
+
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{Path(suite).stem}-{Path(agent).stem}")
     runs = Path("runs")
     if resume:
         previous = sorted(runs.glob(f"{stem}-2*"))
         if not previous:
-            raise SystemExit(f"llamatouch eval: --resume: no earlier run {runs}/{stem}-* found")
+            raise RunError(f"--resume: no earlier run {runs}/{stem}-* found (name it with --out)")
         return previous[-1]
     return runs / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+#: ``EvalConfig`` field ← ``args`` attribute, for the arguments given as plain values.
+_PLAIN = (
+    "agent", "tasks", "model", "base_url", "trials", "max_steps", "seed", "annotations",
+    "require_finish", "memory_dir", "workers", "infra_retries",
+)
+
+
+def _explicit(args: argparse.Namespace, params: dict[str, str]) -> dict[str, Any]:
+    """The settings given on the command line (``EvalConfig`` field names)."""
+    out = {name: getattr(args, name) for name in _PLAIN if getattr(args, name) is not None}
+    if args.task:
+        out["task_ids"] = tuple(args.task)
+    if args.device:
+        out["devices"] = tuple(args.device)
+    if args.agent_param:
+        out["agent_params"] = params
+    return out
+
+
+def _config(args: argparse.Namespace, params: dict[str, str]) -> Any:
+    """The run's :class:`EvalConfig`: from the arguments and defaults, or with ``--resume``
+    from the run's ``run.json`` (explicit arguments must agree with it)."""
+    from llamatouch.runner import EvalConfig, RunError, resume_config
+
+    explicit = _explicit(args, params)
+    if args.resume:
+        if args.out:
+            out = Path(args.out)
+        elif args.agent:
+            out = _default_out(args.tasks or DEFAULTS["tasks"], args.agent, resume=True)
+        else:
+            raise RunError("--resume needs --out DIR (or --agent, to resume its latest run)")
+        return resume_config(out, explicit)
+    settings = {**DEFAULTS, **explicit}
+    out = (
+        Path(args.out)
+        if args.out
+        else _default_out(settings["tasks"], settings["agent"], resume=False)
+    )
+    return EvalConfig(out=out, **settings)
+
+
 def run(args: argparse.Namespace) -> int:
-    from llamatouch.agent_registry import available_agents
+    from llamatouch.agent_registry import AgentNotFoundError, available_agents
+    from llamatouch.runner import RunError
 
     if args.list_agents:
         for name in available_agents():
@@ -125,32 +220,21 @@ def run(args: argparse.Namespace) -> int:
     params = _params(args.agent_param)
     if args.offline_stepwise:
         return _run_offline(args, params)
+    try:
+        return _run(args, params)
+    except (RunError, AgentNotFoundError) as exc:
+        print(f"llamatouch eval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
+
+def _run(args: argparse.Namespace, params: dict[str, str]) -> int:
     from tqdm import tqdm
 
-    from llamatouch.runner import EvalConfig, run_eval
+    from llamatouch.runner import run_eval
     from llamatouch.runner.results import format_table
 
-    out = Path(args.out) if args.out else _default_out(args.tasks, args.agent, args.resume)
-    config = EvalConfig(
-        agent=args.agent,
-        out=out,
-        tasks=args.tasks,
-        task_ids=tuple(args.task),
-        devices=tuple(args.device),
-        workers=args.workers,
-        model=args.model,
-        base_url=args.base_url,
-        trials=args.trials,
-        max_steps=args.max_steps,
-        resume=args.resume,
-        infra_retries=args.infra_retries,
-        seed=args.seed,
-        annotations=args.annotations,
-        require_finish=args.require_finish,
-        agent_params=params,
-        memory_dir=args.memory_dir,
-    )
+    config = _config(args, params)
+    out = config.out
     bar = tqdm(total=0, unit="episode", disable=args.no_progress, file=sys.stderr)
 
     def on_total(n: int) -> None:
@@ -182,6 +266,14 @@ def run(args: argparse.Namespace) -> int:
         + f", {time.perf_counter() - t0:.1f} s. Results: {out}/results.csv, "
         f"{out}/results.json; traces: {out}/traces/"
     )
+    if outcome.infra_failures:
+        print(
+            f"{outcome.infra_failures} episode(s) ended as an infrastructure failure or a "
+            f"crash (exit code {EXIT_INFRA}); infrastructure failures are re-run by: "
+            f"llamatouch eval --resume --out {out}",
+            file=sys.stderr,
+        )
+        return EXIT_INFRA
     return 0
 
 
@@ -193,19 +285,21 @@ def _run_offline(args: argparse.Namespace, params: dict[str, str]) -> int:
         run_offline_stepwise,
     )
 
-    if args.agent != "autodroid":
-        raise SystemExit("llamatouch eval: --offline-stepwise works with --agent autodroid")
+    if (args.agent or "autodroid") != "autodroid":
+        print("llamatouch eval: error: --offline-stepwise works with --agent autodroid",
+              file=sys.stderr)
+        return EXIT_USAGE
     apps = tuple(a for a in args.apps.split(",") if a)
     config = OfflineConfig(
         droidtask_dir=Path(args.offline_stepwise),
         apps=apps,
         max_tasks_per_app=args.offline_max_tasks,
-        memory_dir=args.memory_dir,
+        memory_dir=args.memory_dir or "",
         out=Path(args.out) if args.out else None,
     )
     options = AgentOptions(
-        model=args.model, base_url=args.base_url, seed=args.seed, params=params,
-        memory_dir=args.memory_dir,
+        model=args.model or DEFAULTS["model"], base_url=args.base_url, seed=args.seed or 0,
+        params=params, memory_dir=args.memory_dir or "",
     )
     report = run_offline_stepwise(config, options, progress=not args.no_progress)
     print(format_offline_table(report))
