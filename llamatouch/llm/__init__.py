@@ -67,6 +67,10 @@ def load_backend(config: LLMConfig | None = None) -> LLMBackend:
         LLMError: unknown model spec, missing file, missing base URL.
     """
     config = config or LLMConfig()
+    if config.model.startswith("recorded:"):
+        from llamatouch.llm.recorded import load_recorded_backend
+
+        return load_recorded_backend(config.model)
     if config.model.startswith(OPENAI_PREFIX):
         from llamatouch.llm.openai_backend import OpenAIBackend
 

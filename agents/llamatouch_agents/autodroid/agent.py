@@ -37,11 +37,15 @@ from llamatouch.tasks import Task
 from llamatouch.world import World
 from llamatouch_agents.autodroid.memory import AppMemory, MemoryHit, PathStep
 from llamatouch_agents.autodroid.prompt import (
-    ANSWER_SCHEMA,
+    PROMPTS,
     Answer,
     AnswerError,
+    answer_schema,
     build_messages,
+    build_paper_messages,
+    paper_action_line,
     parse_answer,
+    with_memory_hints,
 )
 from llamatouch_agents.autodroid.screen import (
     Choice,
@@ -73,6 +77,15 @@ class AutoDroidSettings:
         history_len: most recent actions shown in the prompt.
         threads: llama.cpp threads for the model this agent loads (0: the backend's default,
             every core this process may use; 1 can be faster on a machine busy with other work).
+        prompt: ``compact`` (ours: a short system prompt with a worked example and a 4-field
+            JSON answer, sized for a 135M model) or ``paper`` (the AutoDroid paper's prompt and
+            7-field answer, word for word; see docs/autodroid.md).
+        id_grammar: ``screen``: the answer's ``id`` is constrained to the ids on the screen
+            (an enum in the JSON schema, so the grammar cannot produce an id that is not
+            there); ``any``: any integer 0-999 (the earlier behaviour).
+        record_llm: a folder: every answer of the model is also written there in the recorded
+            format (``llamatouch.llm.recorded``), so the run can be replayed with
+            ``--model recorded:FOLDER`` (``""``: not recorded).
     """
 
     max_retries: int = 2
@@ -85,6 +98,9 @@ class AutoDroidSettings:
     stuck_repeats: int = 3
     history_len: int = 12
     threads: int = 0
+    prompt: str = "compact"
+    id_grammar: str = "screen"
+    record_llm: str = ""
 
     @classmethod
     def from_params(cls, params: dict[str, str]) -> AutoDroidSettings:
@@ -100,13 +116,25 @@ class AutoDroidSettings:
                 kwargs[key] = type(default)(raw)
             except ValueError as exc:
                 raise AgentFailure(f"autodroid: --agent-param {key}={raw!r}: {exc}") from exc
-        return cls(**kwargs)
+        out = cls(**kwargs)
+        for name, allowed in (("prompt", PROMPTS), ("id_grammar", ("screen", "any")),
+                              ("memory", ("on", "off")), ("describer", ("llm", "template"))):
+            if getattr(out, name) not in allowed:
+                raise AgentFailure(
+                    f"autodroid: --agent-param {name}={getattr(out, name)!r}: expected one of "
+                    f"{', '.join(allowed)}"
+                )
+        return out
 
 
 def default_memory_dir() -> Path:
     """``$XDG_CACHE_HOME/llamatouch/autodroid-memory`` (``~/.cache/...`` by default)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "llamatouch" / "autodroid-memory"
+
+
+#: Answer budget with the paper's prompt (its answer carries Steps and Analyses texts).
+PAPER_MAX_TOKENS = 384
 
 
 @dataclass(slots=True)
@@ -130,8 +158,12 @@ class AutoDroidAgent(Agent):
     def __init__(self, options: AgentOptions | None = None, llm: LLMBackend | None = None) -> None:
         super().__init__(options)
         self.settings = AutoDroidSettings.from_params(self.options.params)
-        self._llm = llm
         self._owns_llm = llm is None
+        if llm is not None and self.settings.record_llm:
+            from llamatouch.llm.recorded import RecordingBackend
+
+            llm = RecordingBackend(llm, self.settings.record_llm)
+        self._llm = llm
         self._task: Task | None = None
         self._memory: AppMemory | None = None
         self._hits: list[MemoryHit] = []
@@ -139,6 +171,8 @@ class AutoDroidAgent(Agent):
         self._path_pos = 0
         self._memories: dict[tuple[str, str], AppMemory] = {}
         self._recent: list[tuple[str, str]] = []
+        #: the paper prompt's history lines of the current episode
+        self._paper_lines: list[str] = []
         #: LLM calls spent building memories (reported apart from episode usage).
         self.memory_build_calls = 0
 
@@ -149,7 +183,7 @@ class AutoDroidAgent(Agent):
             from llamatouch.llm import LLMConfig, load_backend
 
             try:
-                self._llm = load_backend(
+                llm = load_backend(
                     LLMConfig(
                         model=self.options.model,
                         base_url=self.options.base_url,
@@ -158,6 +192,11 @@ class AutoDroidAgent(Agent):
                 )
             except LLMError as exc:
                 raise AgentFailure(f"autodroid: cannot load model: {exc}") from exc
+            if self.settings.record_llm:
+                from llamatouch.llm.recorded import RecordingBackend
+
+                llm = RecordingBackend(llm, self.settings.record_llm)
+            self._llm = llm
         return self._llm
 
     def describe(self) -> dict[str, Any]:
@@ -174,6 +213,7 @@ class AutoDroidAgent(Agent):
     def reset(self, task: Task, capabilities: DeviceCapabilities) -> None:
         self._task = task
         self._recent = []
+        self._paper_lines = []
         self._path, self._path_pos, self._hits = [], 0, []
         self._memory = None
         if self.settings.memory == "on" and capabilities.world:
@@ -259,9 +299,16 @@ class AutoDroidAgent(Agent):
         followed = self._follow_path(view)
         if followed is not None:
             return followed
-        hints = self._hints(view)
-        past = [h.description or h.action.kind for h in history][-self.settings.history_len :]
-        decision = self.decide(task.instruction, past, view.text(), view, hints)
+        hints, id_hints = self._hints(view)
+        if self.settings.prompt == "paper":
+            past, first = self._paper_lines, 1
+        else:
+            every = [h.description or h.action.kind for h in history]
+            past = every[-self.settings.history_len :]
+            first = len(every) - len(past) + 1
+        decision = self.decide(task.instruction, past, view.text(), view, hints,
+                               app=task.app_label or task.app, id_hints=id_hints,
+                               first_number=first)
         usage = decision.usage
         ans = decision.answer
         extra = {"answers": decision.raw_answers, "hints": hints, "llm_calls": decision.calls}
@@ -279,6 +326,7 @@ class AutoDroidAgent(Agent):
         else:
             action = choice_action(choice, text)
             desc = describe_choice(choice, text)
+        self._paper_lines.append(paper_action_line(choice.html, text))
         mark = (view.signature, desc)
         self._recent = [*self._recent, mark][-self.settings.stuck_repeats :]
         if len(self._recent) >= self.settings.stuck_repeats and len(set(self._recent)) == 1:
@@ -302,6 +350,7 @@ class AutoDroidAgent(Agent):
             self._path = []
             return None
         self._path_pos += 1
+        self._paper_lines.append(paper_action_line(choice.html))
         desc = describe_choice(choice)
         return AgentStep(
             choice_action(choice),
@@ -311,18 +360,22 @@ class AutoDroidAgent(Agent):
             {"memory_path": True},
         )
 
-    def _hints(self, view: ScreenView) -> list[str]:
+    def _hints(self, view: ScreenView) -> tuple[list[str], dict[int, str]]:
+        """Memory hints for the screen: as lines (compact prompt) and by element id (the
+        paper's ``onclick=jump to a GUI about ...`` annotation)."""
         out: list[str] = []
+        by_id: dict[int, str] = {}
         by_label = {c.label: c for c in view.choices}
         for hit in self._hits:
             e = hit.entry
             c = by_label.get(e.label)
-            if c is None or (e.source_sig != view.signature and c.kind == "back"):
+            if c is None or c.id in by_id or (e.source_sig != view.signature and c.kind == "back"):
                 continue
             out.append(f"element {c.id} ('{e.label}') leads to: {e.simulated_task}")
+            by_id[c.id] = e.simulated_task
             if len(out) >= self.settings.max_hints:
                 break
-        return out
+        return out, by_id
 
     # -- asking the model ------------------------------------------------------------------
     def decide(
@@ -333,34 +386,59 @@ class AutoDroidAgent(Agent):
         view: ScreenView | None,
         hints: list[str],
         valid_ids: set[int] | None = None,
+        *,
+        app: str = "",
+        id_hints: dict[int, str] | None = None,
+        first_number: int = 1,
     ) -> Decision:
         """Ask the model for one answer about a screen, re-asking with feedback on unusable
         answers. ``view`` (online) or ``valid_ids`` (offline HTML) says which ids exist.
+        ``history`` holds history lines in the prompt style's form (``prompt=paper``: lines of
+        :func:`~llamatouch_agents.autodroid.prompt.paper_action_line`); ``app`` names the app
+        in the paper's first history line; ``id_hints`` are memory hints by element id (paper
+        prompt), ``hints`` the same as lines (compact prompt).
 
         Raises:
-            AgentFailure: no usable answer after the bounded re-asks, or the backend failed.
+            AgentFailure: no usable answer after the bounded re-asks, or the backend failed
+                (evidence ``recorded_miss``: the kind of a recorded-answers miss).
         """
-        messages = build_messages(instruction, history, screen_html, hints)
+        ids = valid_ids if valid_ids is not None else {c.id for c in (view.choices if view else [])}
+        paper = self.settings.prompt == "paper"
+        if paper:
+            shown = with_memory_hints(screen_html, id_hints or {})
+            messages = build_paper_messages(instruction, app, history, shown)
+        else:
+            messages = build_messages(instruction, history, screen_html, hints, first_number)
+        schema = answer_schema(ids if self.settings.id_grammar == "screen" else None, paper=paper)
+        max_tokens = max(self.settings.max_tokens, PAPER_MAX_TOKENS) if paper else (
+            self.settings.max_tokens
+        )
         usage = LLMUsageSummary()
         raws: list[str] = []
         feedback: list[str] = []
         per_call: list[dict[str, Any]] = []
-        ids = valid_ids if valid_ids is not None else {c.id for c in (view.choices if view else [])}
+        llm = self.llm
+        begin = getattr(llm, "begin_task", None)
+        if callable(begin):
+            begin(app or (self._task.app if self._task else ""))
         for _attempt in range(self.settings.max_retries + 1):
             try:
-                result = self.llm.complete(
+                result = llm.complete(
                     messages,
-                    json_schema=ANSWER_SCHEMA,
-                    max_tokens=self.settings.max_tokens,
+                    json_schema=schema,
+                    max_tokens=max_tokens,
                     temperature=0.0,
                     seed=self.options.seed,
                 )
             except LLMError as exc:
-                raise AgentFailure(
-                    f"autodroid: LLM failed: {exc}",
-                    {"answers": raws, "feedback": feedback, "usage": usage.to_json(),
-                     "calls": per_call},
-                ) from exc
+                evidence: dict[str, Any] = {
+                    "answers": raws, "feedback": feedback, "usage": usage.to_json(),
+                    "calls": per_call,
+                }
+                kind = getattr(exc, "kind", None)
+                if isinstance(kind, str):
+                    evidence["recorded_miss"] = kind
+                raise AgentFailure(f"autodroid: LLM failed: {exc}", evidence) from exc
             usage.add_call(result.usage)
             per_call.append(result.usage.as_dict() | {"finish_reason": result.finish_reason})
             raws.append(result.text)

@@ -8,6 +8,7 @@ step to the next, so the LLM backend reuses the KV state of everything before it
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,96 @@ Answer: {"finished": false, "id": 0, "action": "type", "text": "Shopping"}
 Then tap Save (id 2). Only when the note list shows 'Shopping' is the task finished.
 Never answer "finished": true on the first step: something must be done first."""
 
+#: The AutoDroid paper's prompt (the artifact's ``prompt.yaml``, as its released prompts show
+#: it): introduction, then ``Task:``, ``Previous UI actions:``, ``Current UI state:`` and the
+#: answer format. Built by :func:`build_paper_messages` (``--agent-param prompt=paper``).
+PAPER_INTRO = (
+    "You are a smartphone assistant to help users complete tasks by interacting with mobile "
+    "apps.\nGiven a task, the previous UI actions, and the content of current UI state, your "
+    "job is to decide whether the task is already finished by the previous actions, and if "
+    "not, decide which UI element in current UI state should be interacted.\n\n"
+)
+PAPER_QUESTION = (
+    'Your answer should always use the following format: { "Steps": "...<steps usually '
+    'involved to complete the above task on a smartphone>", "Analyses": "...<Analyses of the '
+    'relations between the task, and relations between the previous UI actions and current '
+    'UI state>", "Finished": "Yes/No", "Next step": "None or a <high level description of the '
+    'next step>", "id": "an integer or -1 (if the task has been completed by previous UI '
+    'actions)", "action": "tap or input", "input_text": "N/A or ...<input text>" } \n\n'
+    "**Note that the id is the id number of the UI element to interact with. If you think the "
+    "task has been completed by previous UI actions, the id should be -1. If 'Finished' is "
+    "'Yes', then the 'description' of 'Next step' is 'None', otherwise it is a high level "
+    "description of the next step. If the 'action' is 'tap', the 'input_text' is N/A, "
+    "otherwise it is the '<input text>'. Please do not output any content other than the JSON "
+    "format. **"
+)
+
+#: The paper's answer as a schema (bounded free-text fields keep a small model short).
+PAPER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "Steps": {"type": "string", "maxLength": 120},
+        "Analyses": {"type": "string", "maxLength": 160},
+        "Finished": {"type": "string", "enum": ["Yes", "No"]},
+        "Next step": {"type": "string", "maxLength": 80},
+        "id": {"type": "integer", "minimum": -1, "maximum": 999},
+        "action": {"type": "string", "enum": ["tap", "input"]},
+        "input_text": {"type": "string", "maxLength": 60},
+    },
+    "required": ["Steps", "Analyses", "Finished", "Next step", "id", "action", "input_text"],
+    "additionalProperties": False,
+}
+
+_ID_ATTR_RE = re.compile(r"\s?id=\d+")
+_ONCLICK_ATTR_RE = re.compile(r" onclick=(?:jump to a GUI about '.*?'|\"[^\"]*\")(?=>)", re.S)
+
+
+def paper_action_line(element_html: str, typed: str = "") -> str:
+    """One line of the paper's action history for acting on ``element_html`` (an element line
+    of the screen): ``- TapOn: <button text='Save'></button>``, ``- Check: <checkbox >Dark
+    </checkbox>`` (``Uncheck`` when it was checked), `` InputText: TEXT`` after a typed text.
+    The element loses its id, memory hint and checked state, as in the artifact."""
+    el = _ONCLICK_ATTR_RE.sub("", _ID_ATTR_RE.sub("", element_html, count=1))
+    verb = "TapOn"
+    if el.startswith("<checkbox"):
+        verb = "Uncheck" if "checked=True" in el else "Check"
+    el = el.replace("checked=True", "").replace("checked=False", "")
+    line = f"\n- {verb}: {el}"
+    return line + (f" InputText: {typed}" if typed else "")
+
+
+def with_memory_hints(screen_html: str, hints: dict[int, str]) -> str:
+    """The screen with the paper's memory annotation on the elements that have one:
+    ``<button id=3 text='More' onclick=jump to a GUI about 'TASK'></button>``."""
+    if not hints:
+        return screen_html
+    out = []
+    for line in screen_html.split("\n"):
+        m = re.match(r"<(\w+) id=(\d+)([^>]*)>", line)
+        if m and int(m.group(2)) in hints:
+            end = m.end() - 1
+            note = f" onclick=jump to a GUI about '{hints[int(m.group(2))]}'"
+            line = line[:end] + note + line[end:]
+        out.append(line)
+    return "\n".join(out)
+
+
+def build_paper_messages(
+    instruction: str, app: str, history: list[str], screen_html: str
+) -> list[ChatMessage]:
+    """The paper's prompt, one user message: ``history`` holds lines made by
+    :func:`paper_action_line` (empty at the first step: ``- Start the APP app.``)."""
+    past = "".join(history) if history else f"\n- Start the {app} app."
+    text = (
+        f"{PAPER_INTRO}Task: {instruction}\nPrevious UI actions: {past}\n"
+        f"Current UI state: \n{screen_html}\n{PAPER_QUESTION}"
+    )
+    return [ChatMessage("user", text)]
+
+
+#: Prompt styles (``--agent-param prompt=...``).
+PROMPTS = ("compact", "paper")
+
 #: The answer schema (llama.cpp turns it into a grammar; endpoints get it as response_format).
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -59,6 +150,19 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "required": ["finished", "id", "action", "text"],
     "additionalProperties": False,
 }
+
+
+def answer_schema(ids: set[int] | None = None, *, paper: bool = False) -> dict[str, Any]:
+    """The answer schema, with ``id`` limited to ``ids`` (the ids on the screen) when given:
+    the grammar then cannot produce an element that is not there. The paper's form also
+    allows -1 (finished)."""
+    base = PAPER_SCHEMA if paper else ANSWER_SCHEMA
+    if not ids:
+        return base
+    allowed = sorted(ids | {-1}) if paper else sorted(ids)
+    props = dict(base["properties"])
+    props["id"] = {"type": "integer", "enum": allowed}
+    return base | {"properties": props}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +192,16 @@ def build_messages(
     history: list[str],
     screen_html: str,
     hints: list[str],
+    first_number: int = 1,
 ) -> list[ChatMessage]:
-    """The chat for one step (see the module docstring for the order)."""
+    """The chat for one step (see the module docstring for the order). ``history`` holds the
+    most recent actions; ``first_number`` is the number of the first of them (actions are
+    numbered from the start of the episode even when older ones are left out, so the last
+    number is always the number of actions taken)."""
     parts = [f"Task: {instruction}", ""]
     if history:
         parts.append("Actions so far:")
-        parts += [f"{i + 1}. {h}" for i, h in enumerate(history)]
+        parts += [f"{first_number + i}. {h}" for i, h in enumerate(history)]
     else:
         parts.append("Actions so far: none")
     parts += ["", "Current screen:", screen_html]
@@ -105,8 +213,14 @@ def build_messages(
 
 
 def parse_answer(text: str) -> Answer:
-    """Parse and check an answer; raises :class:`AnswerError` with feedback for the model."""
+    """Parse and check an answer; raises :class:`AnswerError` with feedback for the model.
+
+    Both answer forms are read: ours (``finished``, ``id``, ``action`` tap/type, ``text``) and
+    the AutoDroid paper's (``Finished`` Yes/No, ``id`` (-1: finished), ``action`` tap/input,
+    ``input_text``, ``N/A`` for none; a code fence around the JSON is allowed)."""
     raw = text.strip()
+    if raw.startswith("```"):
+        raw = raw.strip("`").removeprefix("json").strip()
     start, end = raw.find("{"), raw.rfind("}")
     if start < 0 or end <= start:
         raise AnswerError("your answer was not a JSON object")
@@ -116,6 +230,8 @@ def parse_answer(text: str) -> Answer:
         raise AnswerError(f"your answer was not valid JSON ({exc.msg})") from exc
     if not isinstance(obj, dict):
         raise AnswerError("your answer was not a JSON object")
+    if "Finished" in obj or "input_text" in obj:
+        return _parse_paper_answer(obj)
     finished = obj.get("finished", False)
     if not isinstance(finished, bool):
         raise AnswerError('"finished" must be true or false')
@@ -135,3 +251,21 @@ def parse_answer(text: str) -> Answer:
     if not isinstance(typed, str):
         raise AnswerError('"text" must be a string')
     return Answer(finished=finished, id=eid, action=action, text=typed)
+
+
+def _parse_paper_answer(obj: dict[str, Any]) -> Answer:
+    """An answer in the paper's format: ``Finished: Yes`` or ``id: -1`` means finished;
+    ``action: input`` types ``input_text``; any other action taps."""
+    finished = str(obj.get("Finished", "")).strip().lower() in ("yes", "y", "true")
+    eid = obj.get("id")
+    if isinstance(eid, str) and eid.strip().lstrip("-").isdigit():
+        eid = int(eid)
+    if finished or eid == -1:
+        return Answer(finished=True, id=-1, action="tap", text="")
+    if isinstance(eid, bool) or not isinstance(eid, int):
+        raise AnswerError('"id" must be the number of an element or -1')
+    action = str(obj.get("action") or "").strip().lower()
+    typed = obj.get("input_text", "")
+    typed = "" if typed is None or str(typed).strip() in ("N/A", "None", "") else str(typed)
+    return Answer(finished=False, id=eid, action="type" if action in ("input", "type") else "tap",
+                  text=typed)

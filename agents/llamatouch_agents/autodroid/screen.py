@@ -82,11 +82,13 @@ def screen_signature(screen: UIScreen) -> str:
     return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
 
 
-def build_view(screen: UIScreen) -> ScreenView:
+def build_view(screen: UIScreen, *, include_offscreen: bool = False) -> ScreenView:
     """Render ``screen`` into choices: the HTML elements, then scroll pseudo elements; the
-    ``go back`` element stays last. Elements scrolled out of view are not offered: their
-    bounds are clipped, so a tap on them would land elsewhere; the scroll choices reach them."""
-    view = render_html(screen, include_offscreen=False)
+    ``go back`` element stays last. Elements scrolled out of view are not offered by default:
+    their bounds are clipped, so a tap on them would land elsewhere; the scroll choices reach
+    them. ``include_offscreen=True`` lists them after ``go back`` as the recorded DroidTask
+    views do (offline evaluation on recorded screens, where nothing is tapped)."""
+    view = render_html(screen, include_offscreen=include_offscreen)
     choices: list[Choice] = []
     back = None
     for el in view.elements:
