@@ -7,8 +7,20 @@ its streams over that one TCP connection (AOSP ``protocol.txt``):
   and never ask for ``AUTH`` (like an emulator image with ``ro.adb.secure=0``); an ``AUTH``
   from the host is answered with our ``CNXN``.
 * ``OPEN(local, 0, "service")`` → ``OKAY(ours, local)`` or ``CLSE(0, local)`` for a service we
-  do not offer; ``WRTE`` is acknowledged with ``OKAY``; we send one ``WRTE`` at a time per stream
-  and wait for the host's ``OKAY`` (no ``delayed_ack``); ``CLSE`` ends a stream.
+  do not offer; ``CLSE`` ends a stream.
+* Flow control, both directions, one ``WRTE`` in flight per stream (no ``delayed_ack``): we send
+  a ``WRTE`` and wait for the host's ``OKAY`` before the next; a host's ``WRTE`` is answered with
+  ``OKAY`` only once the service has consumed it and asks for more, so a stream whose service
+  does not read holds at most one payload. A host that ignores this and keeps writing past
+  ``AdbServerConfig.stream_buffer_bytes`` has that stream dropped (``CLSE``).
+
+Hardening (``AdbServerConfig``): a connection must complete ``CNXN`` within
+``handshake_timeout_s`` or it is closed; at most ``max_connections`` are open at once (a new
+connection evicts the oldest one still in its handshake, else it is refused, and the first
+refusal is logged once); at most ``max_active_commands`` commands / uiautomator2 requests run
+or wait for their output to be acknowledged at once (the rest queue), which bounds the memory
+held for unacknowledged output. Connection errors are logged as one line, never a traceback
+per connection.
 
 Services: ``shell:CMD`` (raw, stdout and stderr merged), ``shell,v2[,...]:CMD`` (shell
 protocol v2 packets: 1 = stdout, 2 = stderr, 3 = exit), ``exec:CMD`` (binary-safe), ``sync:``
@@ -34,6 +46,7 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -68,6 +81,13 @@ class AdbServerConfig:
         port: TCP port; ``0`` picks a free one (see :attr:`AdbDeviceServer.port`).
         max_payload: largest WRTE payload we accept and advertise in CNXN.
         ack_timeout_s: how long a stream waits for the host's OKAY before it is dropped.
+        handshake_timeout_s: a connection that has not completed CNXN within this many
+            seconds of being accepted is closed.
+        max_connections: most TCP connections open at once (see the module docstring).
+        stream_buffer_bytes: most unconsumed bytes a host may have sent to one stream; a host
+            that exceeds it (it ignored flow control) gets the stream closed.
+        max_active_commands: most shell commands / uiautomator2 requests running or waiting
+            for the host to acknowledge their output, across all connections.
         props: ``getprop`` values (``None``: :func:`~llamatouch_emulator.shell_cmds.default_props`);
             ``ro.product.name/model/device`` go into the CNXN banner.
         features: the feature list of the banner.
@@ -77,8 +97,31 @@ class AdbServerConfig:
     port: int = 0
     max_payload: int = P.MAX_PAYLOAD
     ack_timeout_s: float = 30.0
+    handshake_timeout_s: float = 5.0
+    max_connections: int = 64
+    stream_buffer_bytes: int = 2 * P.MAX_PAYLOAD
+    max_active_commands: int = 8
     props: dict[str, str] | None = None
     features: tuple[str, ...] = FEATURES
+
+
+#: Device services answered with "not supported by the llamatouch virtual device".
+_UNSUPPORTED_SERVICES = frozenset(
+    {"remount", "disable-verity", "enable-verity", "tcpip", "usb", "jdwp",
+     "track-jdwp", "sideload", "sideload-host", "backup", "restore"}
+)
+
+
+def _okay(payload: str) -> bytes:
+    """``OKAY`` plus a length-prefixed string (adb's smart-socket reply)."""
+    data = payload.encode("utf-8")
+    return b"OKAY" + f"{len(data):04x}".encode("ascii") + data
+
+
+def _fail(message: str) -> bytes:
+    """``FAIL`` plus a length-prefixed message (adb prints it as the error)."""
+    data = message.encode("utf-8")
+    return b"FAIL" + f"{len(data):04x}".encode("ascii") + data
 
 
 class StreamClosed(Exception):
@@ -97,40 +140,49 @@ class Stream:
     data_ready: asyncio.Event = field(default_factory=asyncio.Event)
     acked: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
+    #: the host's WRTEs not yet answered with OKAY (answered when the service wants more)
+    owed_acks: int = 0
 
     def feed(self, data: bytes) -> None:
         self.buf.extend(data)
+        self.owed_acks += 1
         self.data_ready.set()
+
+    def _want_more(self) -> None:
+        """The service needs more input: acknowledge what the host sent, so it sends more."""
+        while self.owed_acks > 0:
+            self.owed_acks -= 1
+            self.conn.send(P.Message(P.A_OKAY, self.local_id, self.remote_id))
+
+    async def _wait_data(self) -> None:
+        if self.closed:
+            raise StreamClosed(self.service)
+        self._want_more()
+        self.data_ready.clear()
+        await self.data_ready.wait()
 
     async def read_exact(self, n: int) -> bytes:
         while len(self.buf) < n:
-            if self.closed:
-                raise StreamClosed(self.service)
-            self.data_ready.clear()
-            await self.data_ready.wait()
+            await self._wait_data()
         out = bytes(self.buf[:n])
         del self.buf[:n]
         return out
 
     async def read_some(self) -> bytes:
         while not self.buf:
-            if self.closed:
-                raise StreamClosed(self.service)
-            self.data_ready.clear()
-            await self.data_ready.wait()
+            await self._wait_data()
         out = bytes(self.buf)
         self.buf.clear()
         return out
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, *parts: bytes) -> None:
+        """Send ``parts`` as WRTEs of at most the peer's payload size, one in flight."""
         limit = self.conn.peer_max_payload
-        view = memoryview(data)
-        for start in range(0, len(data), limit):
+        for chunk in _chunks(parts, limit):
             if self.closed:
                 raise StreamClosed(self.service)
             self.acked.clear()
-            self.conn.send(P.Message(P.A_WRTE, self.local_id, self.remote_id,
-                                     bytes(view[start : start + limit])))
+            self.conn.send(P.Message(P.A_WRTE, self.local_id, self.remote_id, chunk))
             try:
                 await asyncio.wait_for(self.acked.wait(), self.conn.server.config.ack_timeout_s)
             except TimeoutError as exc:
@@ -147,6 +199,27 @@ class Stream:
         self.conn.streams.pop(self.local_id, None)
 
 
+def _chunks(parts: tuple[bytes, ...], limit: int) -> list[bytes]:
+    """Split the concatenation of ``parts`` into pieces of at most ``limit`` bytes without
+    building the whole concatenation."""
+    out: list[bytes] = []
+    pending: list[memoryview] = []
+    size = 0
+    for part in parts:
+        view = memoryview(part)
+        while view:
+            take = view[: limit - size]
+            pending.append(take)
+            size += len(take)
+            view = view[len(take) :]
+            if size == limit:
+                out.append(b"".join(pending))
+                pending, size = [], 0
+    if pending:
+        out.append(b"".join(pending))
+    return out
+
+
 class _Connection:
     """One TCP connection from an adb server."""
 
@@ -160,6 +233,7 @@ class _Connection:
         self.version = P.A_VERSION_SKIP_CHECKSUM
         self.peer_max_payload = P.MAX_PAYLOAD_V1
         self.connected = False
+        self.accepted_at = time.monotonic()
         self.tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -171,19 +245,34 @@ class _Connection:
             return
         self.writer.write(P.pack(msg, with_checksum=self.checksums))
 
+    async def _read_message(self) -> P.Message:
+        head = await self.reader.readexactly(P.HEADER_SIZE)
+        command, arg0, arg1, length, crc = P.unpack_header(head)
+        data = await self.reader.readexactly(length) if length else b""
+        if self.checksums and crc != P.checksum(data):
+            raise P.ProtocolError(f"bad checksum on {P.NAMES.get(command, command)}")
+        return P.Message(command, arg0, arg1, data)
+
     async def run(self) -> None:
+        cfg = self.server.config
         try:
             while True:
-                head = await self.reader.readexactly(P.HEADER_SIZE)
-                command, arg0, arg1, length, crc = P.unpack_header(head)
-                data = await self.reader.readexactly(length) if length else b""
-                if self.checksums and crc != P.checksum(data):
-                    raise P.ProtocolError(f"bad checksum on {P.NAMES.get(command, command)}")
-                await self.handle(P.Message(command, arg0, arg1, data))
+                if self.connected:
+                    msg = await self._read_message()
+                else:
+                    left = self.accepted_at + cfg.handshake_timeout_s - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError
+                    msg = await asyncio.wait_for(self._read_message(), left)
+                await self.handle(msg)
                 await self.writer.drain()
+        except TimeoutError:
+            log.debug("adb connection closed: no CNXN within %.1fs", cfg.handshake_timeout_s)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         except P.ProtocolError as exc:
+            log.warning("adb connection dropped: %s", exc)
+        except OSError as exc:
             log.warning("adb connection dropped: %s", exc)
         finally:
             self.shutdown()
@@ -221,8 +310,14 @@ class _Connection:
             if stream is None:
                 self.send(P.Message(P.A_CLSE, msg.arg1, msg.arg0))
                 return
+            if len(stream.buf) + len(msg.data) > self.server.config.stream_buffer_bytes:
+                # The host ignored flow control (we owe it an OKAY): drop the stream.
+                log.info("stream %r dropped: the host sent more than %d unconsumed bytes",
+                         stream.service, self.server.config.stream_buffer_bytes)
+                stream.buf.clear()
+                stream.close()
+                return
             stream.feed(msg.data)
-            self.send(P.Message(P.A_OKAY, stream.local_id, stream.remote_id))
         elif msg.command == P.A_OKAY:
             stream = self.streams.get(msg.arg1)
             if stream is not None:
@@ -291,6 +386,14 @@ class AdbDeviceServer:
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[_Connection] = set()
+        self._active: asyncio.Semaphore | None = None
+        #: connections refused because ``max_connections`` were open (all established)
+        self.refused_connections = 0
+        #: connections closed to make room (they had not completed CNXN)
+        self.evicted_connections = 0
+        self._refusal_logged = False
+        self._last_loop_error = 0.0
+        self._suppressed_loop_errors = 0
         self._started = threading.Event()
         self._start_error: BaseException | None = None
 
@@ -312,6 +415,14 @@ class AdbDeviceServer:
             return self._shell_raw
         if service == "sync:":
             return self._sync
+        if service in ("root:", "unroot:"):
+            return self._root
+        if service.startswith("reboot:"):
+            return self._reboot
+        if service.startswith("reverse:"):
+            return self._reverse
+        if service.split(":", 1)[0] in _UNSUPPORTED_SERVICES:
+            return self._unsupported
         if service.startswith("tcp:"):
             port = service[4:].split(":", 1)[0]
             if port == str(U2_PORT):
@@ -328,33 +439,83 @@ class AdbDeviceServer:
             return None
         return await self._run_in_thread(lambda: self.shell.run(command))
 
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> Any:
+        """One of ``max_active_commands`` slots: held while a command runs and its output is
+        delivered, so unacknowledged output can never pile up without bound."""
+        if self._active is None:
+            self._active = asyncio.Semaphore(max(1, self.config.max_active_commands))
+        async with self._active:
+            yield
+
     async def _shell_raw(self, stream: Stream) -> None:
-        result = await self._run_command(stream)
-        if result is None:
-            await stream.write(b"/system/bin/sh: interactive shells are not supported by the "
-                               b"llamatouch virtual device\n")
-            return
-        await stream.write(result.stdout + result.stderr)
+        async with self._slot():
+            result = await self._run_command(stream)
+            if result is None:
+                await stream.write(b"/system/bin/sh: interactive shells are not supported by "
+                                   b"the llamatouch virtual device\n")
+                return
+            await stream.write(result.stdout, result.stderr)
 
     async def _shell_v2(self, stream: Stream) -> None:
-        result = await self._run_command(stream)
-        if result is None:
-            result = ShellResult(b"", b"/system/bin/sh: interactive shells are not supported "
-                                      b"by the llamatouch virtual device\n", 1)
+        async with self._slot():
+            result = await self._run_command(stream)
+            if result is None:
+                result = ShellResult(b"", b"/system/bin/sh: interactive shells are not "
+                                          b"supported by the llamatouch virtual device\n", 1)
 
-        def packet(kind: int, data: bytes) -> bytes:
-            return bytes([kind]) + len(data).to_bytes(4, "little") + data
+            def head(kind: int, size: int) -> bytes:
+                return bytes([kind]) + size.to_bytes(4, "little")
 
-        out = bytearray()
-        if result.stdout:
-            out += packet(SHELL_STDOUT, result.stdout)
-        if result.stderr:
-            out += packet(SHELL_STDERR, result.stderr)
-        out += packet(SHELL_EXIT, bytes([result.status & 0xFF]))
-        await stream.write(bytes(out))
+            parts: list[bytes] = []
+            if result.stdout:
+                parts += [head(SHELL_STDOUT, len(result.stdout)), result.stdout]
+            if result.stderr:
+                parts += [head(SHELL_STDERR, len(result.stderr)), result.stderr]
+            parts += [head(SHELL_EXIT, 1), bytes([result.status & 0xFF])]
+            await stream.write(*parts)
 
     async def _sync(self, stream: Stream) -> None:
         await serve_sync(stream, self.shell.fs)
+
+    async def _root(self, stream: Stream) -> None:
+        # adb prints this and exits 0 (no "restarting"): the device stays as it is.
+        if stream.service == "unroot:":
+            await stream.write(b"adbd not running as root\n")
+        else:
+            await stream.write(b"adbd cannot run as root: not supported by the llamatouch "
+                               b"virtual device\n")
+
+    async def _reboot(self, stream: Stream) -> None:
+        target = stream.service.split(":", 1)[1]
+        if target:
+            await stream.write(f"reboot into {target}: not supported by the llamatouch "
+                               "virtual device\n".encode())
+            return
+        # A reboot as far as the screen is concerned: apps stopped, home screen, fresh
+        # state (the connection stays up; files and settings persist, as on a phone).
+        reset = getattr(self.device, "reset", None)
+        if callable(reset):
+            await self._run_in_thread(reset)
+
+    async def _reverse(self, stream: Stream) -> None:
+        """``adb reverse``: nothing is listening on the virtual device's side, so the list is
+        empty, removing all succeeds, and adding one fails with a clear message."""
+        request = stream.service.split(":", 1)[1]
+        if request == "list-forward":
+            await stream.write(_okay(""))
+        elif request == "killforward-all":
+            await stream.write(b"OKAY")
+        elif request.startswith("killforward:"):
+            await stream.write(_fail(f"listener '{request[12:]}' not found"))
+        else:
+            await stream.write(_fail("reverse port forwarding is not supported by the "
+                                     "llamatouch virtual device"))
+
+    async def _unsupported(self, stream: Stream) -> None:
+        name = stream.service.split(":", 1)[0]
+        await stream.write(f"{name}: not supported by the llamatouch virtual device\n"
+                           .encode())
 
     async def _u2(self, stream: Stream) -> None:
         buf = bytearray()
@@ -369,10 +530,11 @@ class AdbDeviceServer:
                 buf += await stream.read_some()
                 continue
             request = req
-            status, body, ctype = await self._run_in_thread(
-                functools.partial(self.u2.handle, request)
-            )
-            await stream.write(http_response(status, body, ctype, request.keep_alive))
+            async with self._slot():
+                status, body, ctype = await self._run_in_thread(
+                    functools.partial(self.u2.handle, request)
+                )
+                await stream.write(http_response(status, body, ctype, request.keep_alive))
             if not request.keep_alive:
                 return
 
@@ -382,14 +544,55 @@ class AdbDeviceServer:
         if self.gone:
             writer.close()
             return
+        if len(self._connections) >= max(1, self.config.max_connections):
+            pending = [c for c in self._connections if not c.connected]
+            if pending:
+                # Make room by closing the oldest connection still in its handshake: a flood
+                # of idle sockets cannot lock out a real client.
+                victim = min(pending, key=lambda c: c.accepted_at)
+                victim.shutdown()
+                self._connections.discard(victim)
+                self.evicted_connections += 1
+            else:
+                self.refused_connections += 1
+                if not self._refusal_logged:
+                    self._refusal_logged = True
+                    log.warning("ADB server %s: %d connections open, refusing more (logged "
+                                "once)", self.address, len(self._connections))
+                with contextlib.suppress(Exception):
+                    writer.close()
+                return
         conn = _Connection(self, reader, writer)
         self._connections.add(conn)
         try:
             await conn.run()
+        except Exception as exc:  # one line per failure, never a traceback per connection
+            log.warning("adb connection failed: %s: %s", type(exc).__name__, exc)
         finally:
             self._connections.discard(conn)
 
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, ctx: dict[str, Any]) -> None:
+        """Event-loop errors (e.g. ``accept()`` out of file descriptors): one log line each,
+        at most once a second, instead of asyncio's traceback."""
+        now = time.monotonic()
+        if now - self._last_loop_error < 1.0:
+            self._suppressed_loop_errors += 1
+            return
+        self._last_loop_error = now
+        exc = ctx.get("exception")
+        detail = f"{type(exc).__name__}: {exc}" if exc is not None else ""
+        log.warning("ADB server: %s %s (%d similar suppressed)", ctx.get("message", "error"),
+                    detail, self._suppressed_loop_errors)
+        self._suppressed_loop_errors = 0
+
+    @property
+    def open_connections(self) -> int:
+        """TCP connections open right now."""
+        return len(self._connections)
+
     async def _open(self) -> None:
+        asyncio.get_running_loop().set_exception_handler(self._loop_exception)
+        self._active = asyncio.Semaphore(max(1, self.config.max_active_commands))
         self._server = await asyncio.start_server(
             self._on_client, self.config.host, self.config.port, reuse_address=True
         )

@@ -231,3 +231,61 @@ def test_adb_cli_push_pull_ls(s: AdbSession, tmp_path: object) -> None:
     assert dest.read_bytes() == payload
     missing = s.run_adb("pull", "/sdcard/nope.bin", str(dest), check=False)
     assert missing.returncode != 0 and b"does not exist" in missing.stderr
+
+
+def test_am_start_accepts_the_form_am_start_w_prints(s: AdbSession) -> None:
+    v = s.virtual
+    proc = s.run_adb("shell", "am", "start", "-W", "-n", "com.llamatouch.notes/.NotesActivity")
+    text = proc.stdout.decode()
+    assert "Status: ok" in text and "Activity: com.llamatouch.notes/.NotesActivity" in text
+    s.run_adb("shell", "input", "keyevent", "KEYCODE_HOME")
+    assert v.foreground_package() != "com.llamatouch.notes"
+    full = s.run_adb("shell", "am", "start", "-n",
+                     "com.llamatouch.notes/com.llamatouch.notes.NotesActivity", check=False)
+    assert full.returncode == 0, full.stderr
+    assert v.foreground_package() == "com.llamatouch.notes"
+    w = s.run_adb("shell", "am", "start", "-W", "-n",
+                  "com.llamatouch.clock/com.llamatouch.clock.DeskClock", check=False)
+    assert w.returncode == 0 and v.foreground_package() == "com.llamatouch.clock", w.stderr
+
+
+def test_am_start_errors_read_like_android(s: AdbSession) -> None:
+    bad = s.run_adb("shell", "am", "start", "-n", "com.llamatouch.notes/.NoSuchActivity",
+                    check=False)
+    assert bad.returncode == 1
+    err = bad.stderr.decode()
+    assert "Error: Error" not in err
+    assert err == ("Error type 3\nError: Activity class "
+                   "{com.llamatouch.notes/com.llamatouch.notes.NoSuchActivity} does not exist.\n")
+    gone = s.run_adb("shell", "monkey", "-p", "com.not.installed", "1", check=False)
+    assert gone.returncode != 0
+    nope = s.run_adb("shell", "cmd", "activity", "start", "-n", "com.not.installed/.A",
+                     check=False)
+    assert "Error: Error" not in nope.stderr.decode()
+
+
+def test_root_reboot_reverse_logcat(s: AdbSession) -> None:
+    v = s.virtual
+    root = s.run_adb("root", check=False)
+    assert root.returncode == 0
+    assert b"not supported by the llamatouch virtual device" in root.stdout
+    assert s.run_adb("unroot", check=False).stdout == b"adbd not running as root\n"
+    s.run_adb("shell", "monkey", "-p", "com.llamatouch.notes", "1")
+    assert v.foreground_package() == "com.llamatouch.notes"
+    s.run_adb("reboot")  # the screen comes back as after a boot: home
+    assert v.foreground_package() != "com.llamatouch.notes"
+    assert v.current_state == v._home
+    assert out(s, "shell", "echo", "up") == b"up\n"  # still connected
+    boot = s.run_adb("reboot", "bootloader", check=False)
+    assert b"not supported by the llamatouch virtual device" in boot.stdout
+    assert s.run_adb("reverse", "--list").stdout.strip() == b""  # no reverse forwards
+    s.run_adb("reverse", "--remove-all")
+    rev = s.run_adb("reverse", "tcp:8081", "tcp:8081", check=False)
+    assert rev.returncode != 0
+    assert b"reverse port forwarding is not supported by the llamatouch virtual device" in \
+        rev.stderr
+    log = s.run_adb("logcat", "-d", check=False)
+    assert log.returncode == 0 and log.stdout.startswith(b"--------- beginning of main")
+    assert s.run_adb("logcat", "-c", check=False).returncode == 0
+    follow = s.run_adb("shell", "logcat", check=False)
+    assert follow.returncode == 1 and b"use logcat -d" in follow.stderr
