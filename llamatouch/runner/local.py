@@ -128,7 +128,7 @@ class _Proc:
         spawn = ctx.get_start_method() == "spawn"
         process = ctx.Process(
             target=_worker_main,
-            args=(child_end, context, index, os.getpid() if spawn else 0),
+            args=(child_end, context, index, os.getpid() if spawn else 0, _log_level()),
             name=f"llamatouch-eval-worker-{index}",
             daemon=True,
         )
@@ -187,9 +187,16 @@ def _stop_all(procs: list[_Proc], timeout_s: float) -> None:
 
 
 # -- inside the worker process -------------------------------------------------------------
-def _worker_main(conn: Connection, context: WorkerContext, index: int, parent_pid: int) -> None:
+def _log_level() -> int:
+    return logging.getLogger().getEffectiveLevel()
+
+
+def _worker_main(
+    conn: Connection, context: WorkerContext, index: int, parent_pid: int, log_level: int
+) -> None:
     """A worker's life: take items until told to stop (``None``) or the driver goes away."""
     _die_with_parent(parent_pid)
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     worker = EpisodeWorker(context, index)
