@@ -2,10 +2,9 @@
 environment, and run from a folder outside the repository, the demo suite scores 15/15 with the
 replay agent.
 
-The fresh environment gets llamatouch only from the wheel. Its third-party dependencies are
-borrowed from the test's own environment through a path entry (a ``.pth`` line, whose own
-``.pth`` files Python does not process, so the editable install of the checkout stays invisible),
-which keeps the test to seconds instead of a full dependency install.
+The fresh environment is a real install: pip resolves the wheel's declared dependencies (from
+its cache or the index), and llama-cpp-python comes from the portable build's wheel folder
+(``scripts/llama_build.sh``), never compiled again with the host's flags. About 90 s here.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -42,19 +40,18 @@ def venv_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
     py = root / "bin" / "python"
-    site = Path(
-        subprocess.run(
-            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip()
+    llama_wheels = subprocess.run(
+        ["bash", str(REPO / "scripts" / "llama_build.sh"), "--print-wheel-dir"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    assert list(Path(llama_wheels).glob("llama_cpp_python-*.whl")), (
+        f"no portable llama-cpp-python wheel in {llama_wheels}: run make setup"
     )
-    # dependencies from this environment, appended after the fresh site-packages
-    (site / "zz_borrowed_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps",
-         "--no-index", str(wheel)],
+        [sys.executable, "-m", "pip", "--python", str(py), "install", "-q",
+         "--find-links", llama_wheels, str(wheel)],
         check=True,
-        timeout=300,
+        timeout=900,
     )
     return py
 
