@@ -2,6 +2,7 @@
 
     llamatouch score TRACES_DIR --annotations DIR [--labels CSV]
                      [--evaluator essential|exact|lcs] [--format table|json|csv] [--out FILE]
+                     [--workers N]
 
 Every trace folder below TRACES_DIR (a folder with ``manifest.json``) is scored against
 ``DIR/<task_id>.json``. Bad traces and bad annotations become ``error`` rows; the run goes on
@@ -17,6 +18,17 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+
+def _workers(text: str) -> int:
+    """``--workers``: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         help="LCS evaluator: success when LCS/len(ground truth) >= this (default 1.0)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="score in N processes (same results, same order; default 1)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -133,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         options=options,
         lcs_threshold=args.lcs_threshold,
         progress=progress,
+        workers=args.workers,
     )
     summary = summarise(results)
     ag = agreement(results, labels) if labels is not None else None

@@ -37,7 +37,15 @@ from llamatouch.errors import JsonFormatError, LlamaTouchError, SchemaError
 from llamatouch.fsutil import atomic_write_json
 from llamatouch.ui.droidbot import load_json_file
 
+#: The base schema version: what files that use no 1.1 field are written as.
 ANNOTATION_SCHEMA = "llamatouch.essential/1"
+#: Version 1.1 adds the per-checkpoint ``persist`` and ``shared_screen`` fields; a file that
+#: uses either is written as 1.1, every other file stays 1 (readable by older readers).
+ANNOTATION_SCHEMA_1_1 = "llamatouch.essential/1.1"
+#: Every version :func:`annotation_from_json` reads.
+SUPPORTED_SCHEMAS: tuple[str, ...] = (ANNOTATION_SCHEMA, ANNOTATION_SCHEMA_1_1)
+#: Checkpoint fields that exist only from version 1.1 on.
+CHECKPOINT_FIELDS_1_1: tuple[str, ...] = ("persist", "shared_screen")
 
 #: Every primitive type, in the order the evaluator tries them (cheapest first).
 PRIMITIVE_TYPES: tuple[str, ...] = (
@@ -52,6 +60,9 @@ PRIMITIVE_TYPES: tuple[str, ...] = (
     "image",
     "semantic",
 )
+#: Types that check an event on one screen (the action taken there), not a state: a
+#: ``persist`` checkpoint does not require them to hold again at the end.
+EVENT_TYPES = frozenset({"click", "type"})
 #: Types whose primitive names a component.
 COMPONENT_TYPES = frozenset({"exact", "click", "image", "absent"})
 #: Scopes of the text-similarity primitives.
@@ -199,12 +210,26 @@ class Checkpoint:
         note: the annotator's explanation (why this state is essential).
         gt_step: the step of the ground-truth trace this checkpoint was read from (informative;
             the annotation tool and :func:`check_against_trace` use it).
+        persist: (schema 1.1) the state must still hold at the end: after the step that
+            satisfied it, the last step showing the checkpoint's context (its activity, its
+            stateful components) must still satisfy its state primitives (every type but
+            ``click`` and ``type``); a state reached then undone fails. For state-like
+            checkpoints: a switch or checkbox checked, an option selected, a setting's value,
+            an item present in a list.
+        shared_screen: (schema 1.1) this checkpoint may be satisfied on the same screen as the
+            previous one (default: a later screen). Not allowed on the first checkpoint.
     """
 
     primitives: list[Primitive]
     final: bool = False
     note: str = ""
     gt_step: int | None = None
+    persist: bool = False
+    shared_screen: bool = False
+
+    def state_primitives(self) -> list[Primitive]:
+        """The primitives that describe a state (all but the :data:`EVENT_TYPES`)."""
+        return [p for p in self.primitives if p.type not in EVENT_TYPES]
 
 
 @dataclass(slots=True)
@@ -216,7 +241,8 @@ class Annotation:
         instruction: the task as given to the agent.
         app: the app's package.
         checkpoints: ordered essential states.
-        schema: :data:`ANNOTATION_SCHEMA`.
+        schema: the version read (one of :data:`SUPPORTED_SCHEMAS`); files are written with
+            :func:`schema_version` (the lowest version that expresses the annotation).
         provenance: who/what produced it: ``method`` (``proposed``, ``proposed+reviewed``,
             ``manual``, ``imported:llamatouch``), ``source``, ``reviewer_notes``...
         gt_actions: the ground-truth action sequence (action JSON), used only by the
@@ -435,9 +461,16 @@ def _primitive(ctx: _Ctx, raw: Any, where: str) -> Primitive:
     return p
 
 
-def _checkpoint(ctx: _Ctx, raw: Any, where: str) -> Checkpoint:
+def _checkpoint(ctx: _Ctx, raw: Any, where: str, version: str) -> Checkpoint:
     obj = ctx.obj(raw, where)
-    ctx.keys(obj, ("primitives", "final", "note", "gt_step"), where)
+    allowed = ("primitives", "final", "note", "gt_step")
+    if version != ANNOTATION_SCHEMA:
+        allowed = (*allowed, *CHECKPOINT_FIELDS_1_1)
+    else:
+        for key in CHECKPOINT_FIELDS_1_1:
+            if key in obj:
+                raise ctx.err(f"{where}.{key}", f"needs schema {ANNOTATION_SCHEMA_1_1!r}")
+    ctx.keys(obj, allowed, where)
     prims = obj.get("primitives")
     if not isinstance(prims, list) or not prims:
         raise ctx.err(f"{where}.primitives", "missing or not a non-empty list")
@@ -450,6 +483,8 @@ def _checkpoint(ctx: _Ctx, raw: Any, where: str) -> Checkpoint:
     if gs is not None and (isinstance(gs, bool) or not isinstance(gs, int) or gs < 0):
         raise ctx.err(f"{where}.gt_step", f"expected a step number >= 0, got {gs!r}")
     cp.gt_step = gs
+    cp.persist = bool(ctx.opt_bool(obj, "persist", where))
+    cp.shared_screen = bool(ctx.opt_bool(obj, "shared_screen", where))
     return cp
 
 
@@ -457,8 +492,9 @@ def annotation_from_json(data: Any, source: str | Path = "<annotation>") -> Anno
     """Validate a parsed JSON document and build the :class:`Annotation`."""
     ctx = _Ctx(source)
     obj = ctx.obj(data, "<top>")
-    if obj.get("schema") != ANNOTATION_SCHEMA:
-        raise ctx.err("schema", f"expected {ANNOTATION_SCHEMA!r}, got {obj.get('schema')!r}")
+    version = obj.get("schema")
+    if version not in SUPPORTED_SCHEMAS:
+        raise ctx.err("schema", f"expected one of {list(SUPPORTED_SCHEMAS)}, got {version!r}")
     ctx.keys(
         obj,
         ("schema", "task_id", "instruction", "app", "checkpoints", "provenance", "gt_actions"),
@@ -467,10 +503,14 @@ def annotation_from_json(data: Any, source: str | Path = "<annotation>") -> Anno
     cps = obj.get("checkpoints")
     if not isinstance(cps, list) or not cps:
         raise ctx.err("checkpoints", "missing or not a non-empty list")
-    checkpoints = [_checkpoint(ctx, c, f"checkpoints[{i}]") for i, c in enumerate(cps)]
+    checkpoints = [
+        _checkpoint(ctx, c, f"checkpoints[{i}]", str(version)) for i, c in enumerate(cps)
+    ]
     for i, c in enumerate(checkpoints[:-1]):
         if c.final:
             raise ctx.err(f"checkpoints[{i}].final", "only the last checkpoint may be final")
+    if checkpoints[0].shared_screen:
+        raise ctx.err("checkpoints[0].shared_screen", "the first checkpoint has no previous one")
     prov = obj.get("provenance", {})
     if not isinstance(prov, dict):
         raise ctx.err("provenance", "expected an object")
@@ -490,6 +530,7 @@ def annotation_from_json(data: Any, source: str | Path = "<annotation>") -> Anno
         instruction=ctx.req_str(obj, "instruction", "<top>", empty=True),
         app=ctx.req_str(obj, "app", "<top>", empty=True),
         checkpoints=checkpoints,
+        schema=str(version),
         provenance=dict(prov),
         gt_actions=list(gt_actions),
     )
@@ -529,12 +570,23 @@ def primitive_to_json(p: Primitive) -> dict[str, Any]:
     return out
 
 
+def schema_version(ann: Annotation) -> str:
+    """The lowest schema version that expresses ``ann`` (1.1 only when a 1.1 field is used)."""
+    if any(c.persist or c.shared_screen for c in ann.checkpoints):
+        return ANNOTATION_SCHEMA_1_1
+    return ANNOTATION_SCHEMA
+
+
 def annotation_to_json(ann: Annotation) -> dict[str, Any]:
     cps = []
     for c in ann.checkpoints:
         cj: dict[str, Any] = {}
         if c.final:
             cj["final"] = True
+        if c.persist:
+            cj["persist"] = True
+        if c.shared_screen:
+            cj["shared_screen"] = True
         if c.note:
             cj["note"] = c.note
         if c.gt_step is not None:
@@ -542,7 +594,7 @@ def annotation_to_json(ann: Annotation) -> dict[str, Any]:
         cj["primitives"] = [primitive_to_json(p) for p in c.primitives]
         cps.append(cj)
     out: dict[str, Any] = {
-        "schema": ann.schema,
+        "schema": schema_version(ann),
         "task_id": ann.task_id,
         "instruction": ann.instruction,
         "app": ann.app,

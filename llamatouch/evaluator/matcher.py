@@ -1,9 +1,11 @@
 """Walk an agent's trace against an annotation's checkpoints.
 
 Checkpoint *k* is satisfied by the earliest step (after the step that satisfied *k-1*, or at
-it with ``allow_shared_screen``) on which all its primitives hold; a ``final`` checkpoint must
-hold on the last step. Earliest-first matching is optimal for an ordered subsequence, so the
-walk never misses a success that some other assignment of steps would find.
+it when the checkpoint is ``shared_screen`` or with ``allow_shared_screen``) on which all its
+primitives hold; a ``final`` checkpoint must hold on the last step; a ``persist`` checkpoint
+must not be undone later (:func:`check_persistence`). Earliest-first matching is optimal for
+an ordered subsequence, so the walk never misses a success that some other assignment of
+steps would find.
 
 Uncomputable primitives (``EvaluationError``) make that step *unknown* for that checkpoint.
 The walk goes on as if it had failed there; if it still ends in success the unknowns did not
@@ -13,9 +15,11 @@ is ``error`` and names every unknown, never a silent ``fail``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from llamatouch.actions import Finish
 from llamatouch.errors import EvaluationError
-from llamatouch.essential.schema import PRIMITIVE_TYPES, Annotation, Checkpoint
+from llamatouch.essential.schema import PRIMITIVE_TYPES, Annotation, Checkpoint, Primitive
 from llamatouch.evaluator.options import EvalOptions, Evidence, Verdict
 from llamatouch.evaluator.primitives import CHECKS
 from llamatouch.evaluator.stepview import StepView
@@ -62,6 +66,97 @@ def check_checkpoint(
     if unknown:
         return None, evidence, held
     return True, evidence, held
+
+
+def _context_holds(cp: Checkpoint, sv: StepView, opts: EvalOptions) -> bool:
+    """Whether ``sv`` shows the place of a ``persist`` checkpoint's state.
+
+    The context is the checkpoint's ``activity`` primitives and its ``exact`` components
+    that carry a ``checked``/``selected`` state, located without that state (the switch is
+    on screen, whichever way it is set). A checkpoint with neither is judged on the last step.
+    Raises :class:`EvaluationError` when that cannot be computed.
+    """
+    for p in cp.primitives:
+        if p.type == "activity":
+            if not CHECKS["activity"](p, sv, opts).passed:
+                return False
+        elif p.type == "exact" and p.component is not None:
+            comp = p.component
+            if comp.checked is None and comp.selected is None:
+                continue
+            free = Primitive("exact", component=replace(comp, checked=None, selected=None))
+            if not CHECKS["exact"](free, sv, opts).passed:
+                return False
+    return True
+
+
+def _has_context(cp: Checkpoint) -> bool:
+    return any(
+        p.type == "activity"
+        or (
+            p.type == "exact"
+            and p.component is not None
+            and (p.component.checked is not None or p.component.selected is not None)
+        )
+        for p in cp.primitives
+    )
+
+
+def check_persistence(
+    views: list[StepView],
+    cps: list[Checkpoint],
+    steps: list[int | None],
+    opts: EvalOptions,
+    evidence: list[Evidence],
+) -> tuple[str, str] | None:
+    """``(status, reason)`` for the first ``persist`` checkpoint that was undone (``fail``)
+    or cannot be judged (``error``); ``None`` when every one still holds.
+
+    For each ``persist`` checkpoint satisfied at step *s*, the last step *t >= s* that shows
+    its context (:func:`_context_holds`; the last step when it has none) must satisfy its
+    state primitives (all but ``click``/``type``). *s* itself shows the context, so *t* does
+    not depend on which satisfying step was chosen and earliest-first matching stays optimal.
+    A step after *s* whose context, or a state primitive at *t*, cannot be computed makes the
+    answer ``error`` (it could be the step that undid the state). Evidence of the check at *t*
+    is appended to ``evidence``.
+    """
+    n = len(views)
+    for k, cp in enumerate(cps):
+        s = steps[k]
+        if not cp.persist or s is None:
+            continue
+        name = f"checkpoint {k} ({cp.note or 'no note'})"
+        t = n - 1
+        if _has_context(cp):
+            t = s
+            for u in range(n - 1, s, -1):
+                try:
+                    ok = _context_holds(cp, views[u], opts)
+                except EvaluationError as exc:
+                    return "error", f"{name} (persist) cannot be judged at step {u}: {exc}"
+                if ok:
+                    t = u
+                    break
+        if t == s:
+            continue
+        state = Checkpoint(cp.state_primitives(), note=cp.note)
+        held, ev, _ = check_checkpoint(k, state, views[t], opts, full=True)
+        index = {id(p): i for i, p in enumerate(cp.primitives)}
+        for e in ev:
+            e.primitive = index[id(state.primitives[e.primitive])]
+            e.detail = f"persist: {e.detail}"
+        if held is True:
+            continue
+        evidence.extend(ev)
+        if held is None:
+            why = next(e.detail for e in ev if e.passed is None)
+            return "error", f"{name} (persist) cannot be judged at step {t}: {why}"
+        return (
+            "fail",
+            f"{name} was reached at step {s} but no longer holds at step {t} "
+            "(persist: it must still hold at the end)",
+        )
+    return None
 
 
 def _declared_completion(trace: Trace) -> tuple[bool, str]:
@@ -152,9 +247,13 @@ def evaluate_views(
             break
         matched = steps[k]
         assert matched is not None
-        start = matched if opts.allow_shared_screen else matched + 1
+        shared = k + 1 < len(cps) and cps[k + 1].shared_screen
+        start = matched if opts.allow_shared_screen or shared else matched + 1
 
     if failed_at is None:
+        undone = check_persistence(views, cps, steps, opts, evidence)
+        if undone is not None:
+            return verdict(*undone)
         if completion is not None and not completion[0]:
             return verdict("fail", f"all {len(cps)} checkpoints satisfied, but {completion[1]}")
         return verdict("success", f"all {len(cps)} checkpoints satisfied at steps {steps}")

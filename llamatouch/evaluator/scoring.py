@@ -2,13 +2,17 @@
 
 Every trace gets one :class:`ScoreResult`; nothing stops the run: an unreadable trace, a
 missing or invalid annotation, a primitive that cannot be computed each become an ``error``
-result with the reason, and the summary counts them.
+result with the reason, and the summary counts them. With ``workers > 1`` the traces are
+scored by that many forked processes; the results are the same and come in the same order.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +22,7 @@ from llamatouch.essential.schema import Annotation, load_annotations_dir
 from llamatouch.evaluator.baselines import evaluate_exact_match, evaluate_lcs
 from llamatouch.evaluator.matcher import evaluate
 from llamatouch.evaluator.options import EvalOptions, Verdict
-from llamatouch.trace.format import Trace, find_traces, read_trace
+from llamatouch.trace.format import Trace, is_trace_dir, read_trace
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,6 +99,87 @@ def score_trace(
     raise ValueError(f"unknown evaluator {evaluator!r}; known: {EVALUATORS}")
 
 
+def find_trace_folders(root: str | Path) -> list[Path]:
+    """Every trace folder below ``root`` (``root`` itself if it is one), sorted.
+
+    The folders :func:`llamatouch.trace.format.find_traces` finds (a ``manifest.json`` beside
+    a ``steps`` folder), without walking into the trace folders themselves (their step
+    folders hold no traces) or following symbolic links: on 640 DroidTask traces this takes
+    a tenth of the time of a recursive glob over every step folder.
+    """
+    base = Path(root)
+    if is_trace_dir(base):
+        return [base]
+    out: list[Path] = []
+    stack = [base]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                subdirs = [e for e in it if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+        for entry in subdirs:
+            path = Path(entry.path)
+            if os.path.isfile(os.path.join(entry.path, "manifest.json")) and os.path.isdir(
+                os.path.join(entry.path, "steps")
+            ):
+                out.append(path)
+            else:
+                stack.append(path)
+    return sorted(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """What every trace of a run is scored with (handed to each worker process once)."""
+
+    annotations: dict[str, Annotation]
+    load_errors: dict[str, str]
+    evaluator: str
+    options: EvalOptions | None
+    lcs_threshold: float
+
+    def score(self, path: Path) -> ScoreResult:
+        t0 = time.perf_counter()
+        res = _score_one(
+            path,
+            self.annotations,
+            self.load_errors,
+            self.evaluator,
+            self.options,
+            self.lcs_threshold,
+        )
+        res.seconds = time.perf_counter() - t0
+        return res
+
+
+_WORKER_JOB: _Job | None = None
+
+
+def _init_worker(job: _Job) -> None:
+    global _WORKER_JOB
+    _WORKER_JOB = job
+
+
+def _score_in_worker(path: Path) -> ScoreResult:
+    assert _WORKER_JOB is not None, "worker not initialised"
+    return _WORKER_JOB.score(path)
+
+
+def _pool(job: _Job, workers: int) -> ProcessPoolExecutor:
+    """``workers`` processes that score with ``job``.
+
+    Forked where the platform can (the parent's imports and loaded annotations are shared,
+    so a worker starts in milliseconds), else spawned.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(job,)
+    )
+
+
 def score_dir(
     traces_dir: str | Path,
     annotations_dir: str | Path,
@@ -104,29 +189,38 @@ def score_dir(
     lcs_threshold: float = 1.0,
     progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None,
     annotations: dict[str, Annotation] | None = None,
+    workers: int = 1,
 ) -> list[ScoreResult]:
     """Score every trace below ``traces_dir`` against ``annotations_dir/<task_id>.json``.
 
     ``progress`` wraps the list of trace folders (e.g. ``tqdm``). ``annotations`` may be
-    given pre-loaded (then ``annotations_dir`` is only used for messages). Results come in
-    trace-folder order; see :func:`to_frame` for a pandas table.
+    given pre-loaded (then ``annotations_dir`` is only used for messages). ``workers``
+    processes score the traces (``1``: in this process); the results are the same whatever
+    the number. Results come in trace-folder order; see :func:`to_frame` for a pandas table.
     """
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; known: {EVALUATORS}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     load_errors: dict[str, str] = {}
     if annotations is None:
         loaded = load_annotations_dir(annotations_dir)
         for err in loaded.errors:
             load_errors[Path(getattr(err, "source", "")).stem] = str(err)
         annotations = loaded
-    paths = find_traces(traces_dir)
-    results: list[ScoreResult] = []
-    for path in progress(paths) if progress is not None else paths:
-        t0 = time.perf_counter()
-        res = _score_one(path, annotations, load_errors, evaluator, options, lcs_threshold)
-        res.seconds = time.perf_counter() - t0
-        results.append(res)
-    return results
+    job = _Job(dict(annotations), load_errors, evaluator, options, lcs_threshold)
+    paths = find_trace_folders(traces_dir)
+    if workers == 1 or len(paths) < 2:
+        ticks = progress(paths) if progress is not None else paths
+        return [job.score(p) for p in ticks]
+    workers = min(workers, len(paths))
+    # contiguous chunks keep the traces of one task (which share screens) in one worker's
+    # hierarchy cache; the pool starts before the progress bar's thread does
+    chunk = max(1, min(16, len(paths) // (workers * 8)))
+    with _pool(job, workers) as pool:
+        scored = pool.map(_score_in_worker, paths, chunksize=chunk)
+        ticks = progress(paths) if progress is not None else paths
+        return [res for _, res in zip(ticks, scored, strict=True)]
 
 
 def _score_one(
@@ -144,8 +238,8 @@ def _score_one(
         base.reason = f"trace unreadable: {exc}"
         return base
     base.episode_id = trace.manifest.episode_id
-    base.task_id = str(trace.manifest.task.get("id", ""))
-    base.app = str(trace.manifest.task.get("app", ""))
+    base.task_id = trace.manifest.task.id
+    base.app = trace.manifest.task.app
     base.steps = len(trace)
     if not base.task_id:
         base.reason = "the trace's manifest names no task id"

@@ -3,20 +3,31 @@
 Nothing is read from disk until a primitive needs it (an ``activity`` primitive never parses
 the hierarchy; only ``image`` opens the screenshot). Every read that fails raises
 :class:`EvaluationError` naming the step and file, so the verdict can say why it is ``error``.
+
+What is derived from a hierarchy document (its validity, the text the pre-check searches, the
+screen model and its indexes) depends only on the document's bytes and the step's recorded
+size and activity, so it is kept per distinct document in a bounded, process-wide
+:class:`HierarchyCache` (``hierarchy_cache()``): traces of the same app repeat screens (a
+virtual device serves recorded states; trials and variants of a task revisit them), and each
+distinct screen is then checked, searched and modelled once. The cache changes no answer
+(a test scores every DroidTask variant with it cold, warm and disabled).
 """
 
 from __future__ import annotations
 
 import io
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from llamatouch.actions import Action
-from llamatouch.errors import EvaluationError, LlamaTouchError
+from llamatouch.errors import EvaluationError, LlamaTouchError, XmlFormatError
 from llamatouch.essential.schema import normalise_text
 from llamatouch.trace.format import StepRecord, TraceStep
-from llamatouch.ui.node import UINode, UIScreen
+from llamatouch.ui.node import Bounds, UINode, UIScreen
+from llamatouch.ui.xmlio import parse_xml_bytes, read_uiautomator_xml
 
 
 @dataclass(slots=True)
@@ -24,6 +35,239 @@ class IndexedNode:
     node: UINode
     text: str  # normalised
     desc: str  # normalised
+
+
+class ScreenIndex:
+    """A screen model with the lookups the primitives use (built once, then only read).
+
+    Attributes:
+        screen: the screen model.
+    """
+
+    __slots__ = ("_by_desc", "_by_rid", "_by_text", "_index", "_labels", "_text", "screen")
+
+    def __init__(self, screen: UIScreen) -> None:
+        self.screen = screen
+        self._index: list[IndexedNode] | None = None
+        self._by_text: dict[str, list[IndexedNode]] = {}
+        self._by_desc: dict[str, list[IndexedNode]] = {}
+        self._by_rid: dict[str, list[IndexedNode]] = {}
+        self._labels: list[tuple[str, IndexedNode]] | None = None
+        self._text: str | None = None
+
+    def nodes(self) -> list[IndexedNode]:
+        """The visible nodes with their normalised text and content-desc."""
+        if self._index is None:
+            idx: list[IndexedNode] = []
+            by_text, by_desc, by_rid = self._by_text, self._by_desc, self._by_rid
+            for n in self.screen.nodes:
+                if not n.visible:
+                    continue
+                item = IndexedNode(n, _norm(n.text), _norm(n.content_desc))
+                idx.append(item)
+                by_text.setdefault(item.text, []).append(item)
+                by_desc.setdefault(item.desc, []).append(item)
+                by_rid.setdefault(n.resource_id, []).append(item)
+            self._index = idx
+        return self._index
+
+    def by_text(self, norm: str) -> list[IndexedNode]:
+        self.nodes()
+        return self._by_text.get(norm, [])
+
+    def by_desc(self, norm: str) -> list[IndexedNode]:
+        self.nodes()
+        return self._by_desc.get(norm, [])
+
+    def by_rid(self, rid: str) -> list[IndexedNode]:
+        self.nodes()
+        return self._by_rid.get(rid, [])
+
+    def labels(self) -> list[tuple[str, IndexedNode]]:
+        """Every non-empty normalised text and content-desc, with its node."""
+        if self._labels is None:
+            out: list[tuple[str, IndexedNode]] = []
+            for item in self.nodes():
+                if item.text:
+                    out.append((item.text, item))
+                if item.desc and item.desc != item.text:
+                    out.append((item.desc, item))
+            self._labels = out
+        return self._labels
+
+    def screen_text(self) -> str:
+        """See :meth:`StepView.screen_text`."""
+        if self._text is None:
+            from llamatouch.ui.html import MERGE_SEPARATOR, render_html
+
+            parts: list[str] = []
+            for el in render_html(self.screen, include_back=False).elements:
+                if el.text:
+                    parts.append(el.text.replace(MERGE_SEPARATOR, " "))
+                if el.desc:
+                    parts.append(el.desc)
+                if el.checked is not None:
+                    parts.append("checked" if el.checked else "unchecked")
+            self._text = normalise_text(" ".join(parts))
+        return self._text
+
+
+def _first_problem(raw: bytes) -> str | None:
+    """Why ``raw`` cannot be read as a screen (``None``: it can), without building the model.
+
+    The same safe parser and the same rejections as
+    :func:`llamatouch.ui.xmlio.read_uiautomator_xml` (size, DOCTYPE/ENTITY declarations,
+    malformed or too deeply nested XML, root element, rotation, no node, bad bounds or index),
+    on libxml2's C tree: about a fifth of the cost of building the Python model.
+    """
+    try:
+        root = parse_xml_bytes(raw, "<hierarchy>")
+    except XmlFormatError as exc:
+        return exc.message
+    if root.tag != "hierarchy":
+        return f"root element is <{root.tag}>, expected <hierarchy>"
+    try:
+        int(root.get("rotation", "0"))
+    except ValueError:
+        return f"bad rotation {root.get('rotation')!r}"
+    stack = [c for c in reversed(root) if c.tag == "node"]
+    if not stack:
+        return "no <node> in the hierarchy (null root node?)"
+    idx = 0
+    while stack:
+        el = stack.pop()
+        try:
+            Bounds.parse(el.get("bounds", "[0,0][0,0]"))
+        except ValueError as exc:
+            return f"node {idx}: {exc}"
+        raw_index = el.get("index", "0")
+        try:
+            int(raw_index)
+        except ValueError:
+            return f"node {idx}: bad index {raw_index!r}"
+        idx += 1
+        stack.extend(c for c in reversed(el) if c.tag == "node")
+    return None
+
+
+class Hierarchy:
+    """What is derived from one hierarchy document; shared by every step that recorded it.
+
+    Attributes:
+        raw: the document's bytes.
+    """
+
+    __slots__ = ("_checked", "_model_problem", "_models", "_problem", "_search", "raw")
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self._checked = False
+        self._problem: str | None = None
+        self._search: str | None = None
+        self._models: dict[tuple[int, int, str], ScreenIndex] = {}
+        self._model_problem: str | None = None
+
+    def check(self, path: Path) -> None:
+        """Raise :class:`XmlFormatError` naming ``path`` unless the document reads."""
+        if not self._checked:
+            self._problem = self._model_problem
+            if self._problem is None and not self._models:
+                self._problem = _first_problem(self.raw)
+            self._checked = True
+        if self._problem is not None:
+            raise XmlFormatError(path, self._problem)
+
+    def searchable(self) -> str:
+        """The NFKC-normalised, case-folded document for the pre-check (``""``: do not
+        pre-check, the document uses character references). Says nothing about validity:
+        a pre-check may only answer "absent" after :meth:`check`."""
+        if self._search is None:
+            import unicodedata
+
+            text = self.raw.decode("utf-8", errors="replace")
+            self._search = "" if "&#" in text else unicodedata.normalize("NFKC", text).casefold()
+        return self._search
+
+    def built(self, width: int, height: int, activity: str) -> ScreenIndex | None:
+        """The model for this step's recorded size and activity, if already built."""
+        return self._models.get((width, height, activity))
+
+    def model(self, path: Path, width: int, height: int, activity: str) -> ScreenIndex:
+        """The screen model (built on first use; its ``source`` names the first step's file)."""
+        key = (width, height, activity)
+        idx = self._models.get(key)
+        if idx is None:
+            if self._model_problem is not None:
+                raise XmlFormatError(path, self._model_problem)
+            try:
+                screen = read_uiautomator_xml(
+                    self.raw, path, width=width, height=height, activity=activity
+                )
+            except XmlFormatError as exc:
+                self._model_problem = exc.message
+                raise
+            idx = self._models[key] = ScreenIndex(screen)
+        return idx
+
+
+class HierarchyCache:
+    """Bounded, process-wide map from a document's bytes to its :class:`Hierarchy`.
+
+    Least recently used documents go first once there are more than ``max_entries`` of them
+    or their bytes add up to more than ``max_bytes`` (a model takes a few times its
+    document's size). ``max_entries = 0`` disables caching.
+
+    Attributes:
+        max_entries: most documents kept.
+        max_bytes: most document bytes kept.
+        hits, misses: lookups answered from the cache / not.
+    """
+
+    def __init__(self, max_entries: int = 512, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[bytes, Hierarchy] = OrderedDict()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, raw: bytes) -> Hierarchy:
+        found = self._items.get(raw)
+        if found is not None:
+            self.hits += 1
+            self._items.move_to_end(raw)
+            return found
+        self.misses += 1
+        h = Hierarchy(raw)
+        if self.max_entries <= 0 or len(raw) > self.max_bytes:
+            return h
+        self._items[raw] = h
+        self._bytes += len(raw)
+        while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
+            old, _ = self._items.popitem(last=False)
+            self._bytes -= len(old)
+        return h
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._bytes = 0
+        self.hits = self.misses = 0
+
+    def resize(self, max_entries: int) -> None:
+        """Change the entry bound (``0`` disables the cache) and empty it."""
+        self.max_entries = max_entries
+        self.clear()
+
+
+_CACHE = HierarchyCache()
+
+
+def hierarchy_cache() -> HierarchyCache:
+    """The process's :class:`HierarchyCache` (for benchmarks and tests: ``clear``, ``resize``)."""
+    return _CACHE
 
 
 class StepView:
@@ -39,19 +283,11 @@ class StepView:
     ) -> None:
         self.step = step
         self.record: StepRecord = record if record is not None else _record_of(step)
-        self._screen = screen
+        self._idx: ScreenIndex | None = None if screen is None else ScreenIndex(screen)
+        self._hier: Hierarchy | None = None
         self._image = screenshot
         self._action_done = False
         self._action: Action | None = None
-        self._index: list[IndexedNode] | None = None
-        self._by_text: dict[str, list[IndexedNode]] | None = None
-        self._by_desc: dict[str, list[IndexedNode]] | None = None
-        self._by_rid: dict[str, list[IndexedNode]] | None = None
-        self._screen_text: str | None = None
-        self._raw: bytes | None = None
-        self._doc: str | None = None
-        self._labels: list[tuple[str, IndexedNode]] | None = None
-        self.cache: dict[str, Any] = {}
 
     @property
     def index(self) -> int:
@@ -61,56 +297,63 @@ class StepView:
         return f"step {self.index}" + (f" ({self.step.folder})" if self.step is not None else "")
 
     # -- raw material --------------------------------------------------------------------
-    def _raw_xml(self) -> bytes:
-        if self._raw is None:
-            if self.step is None:
-                raise EvaluationError(f"{self.where()}: no hierarchy")
+    def _hierarchy(self) -> tuple[Hierarchy, Path]:
+        """The step's document (shared through the cache) and its path."""
+        if self.step is None:
+            raise EvaluationError(f"{self.where()}: no hierarchy")
+        path = self.step.folder / "screen.xml"
+        if self._hier is None:
             if not self.record.has_hierarchy:
                 raise EvaluationError(f"{self.where()}: the step recorded no hierarchy")
             try:
-                self._raw = self.step.hierarchy_xml()
+                raw = self.step.hierarchy_xml()
             except LlamaTouchError as exc:
                 raise EvaluationError(f"{self.where()}: hierarchy unusable: {exc}") from exc
-        return self._raw
+            self._hier = _CACHE.get(raw)
+        return self._hier, path
+
+    def _index(self) -> ScreenIndex:
+        if self._idx is None:
+            hier, path = self._hierarchy()
+            rec = self.record
+            try:
+                self._idx = hier.model(path, rec.width, rec.height, rec.activity)
+            except LlamaTouchError as exc:
+                raise EvaluationError(f"{self.where()}: hierarchy unusable: {exc}") from exc
+        return self._idx
 
     def screen(self) -> UIScreen:
-        if self._screen is None:
-            from llamatouch.ui.xmlio import read_uiautomator_xml
-
-            raw = self._raw_xml()
-            assert self.step is not None
-            try:
-                self._screen = read_uiautomator_xml(
-                    raw,
-                    self.step.folder / "screen.xml",
-                    width=self.record.width,
-                    height=self.record.height,
-                    activity=self.record.activity,
-                )
-            except LlamaTouchError as exc:
-                raise EvaluationError(f"{self.where()}: hierarchy unusable: {exc}") from exc
-        return self._screen
+        """The screen model (built on first use, shared by steps with the same document)."""
+        return self._index().screen
 
     def may_contain(self, needles: list[str]) -> bool:
-        """A cheap, sound pre-check before parsing: ``False`` only when some needle (already
-        NFKC + case-folded) cannot occur in any attribute of the hierarchy.
+        """A cheap, sound pre-check before building the screen model: ``False`` only when some
+        needle (already NFKC + case-folded) cannot occur in any attribute of the hierarchy.
 
         The raw document is NFKC-normalised and case-folded; needles are runs of letters and
         digits (or resource-ids), which XML escaping never touches. Documents that use
-        character references (``&#...;``) or that do not end with ``</hierarchy>`` (possibly
-        truncated: parsing must report them) are not pre-checked (always ``True``).
+        character references (``&#...;``) are not pre-checked (always ``True``), nor steps
+        whose model is already built. Before answering ``False`` the document is checked to
+        read as a screen (:func:`_first_problem`, on libxml2's C tree); when it does not, this
+        raises :class:`EvaluationError` with the reason, so an unreadable step is never a
+        pre-checked fail.
         """
-        if self._screen is not None or self.step is None:
+        if self._idx is not None or self.step is None:
             return True
-        if self._doc is None:
-            import unicodedata
-
-            text = self._raw_xml().decode("utf-8", errors="replace")
-            whole = text.rstrip().endswith("</hierarchy>") and "&#" not in text
-            self._doc = unicodedata.normalize("NFKC", text).casefold() if whole else ""
-        if not self._doc:
+        hier, path = self._hierarchy()
+        rec = self.record
+        built = hier.built(rec.width, rec.height, rec.activity)
+        if built is not None:
+            self._idx = built
             return True
-        return all(n in self._doc for n in needles)
+        doc = hier.searchable()
+        if not doc or all(n in doc for n in needles):
+            return True
+        try:
+            hier.check(path)
+        except LlamaTouchError as exc:
+            raise EvaluationError(f"{self.where()}: hierarchy unusable: {exc}") from exc
+        return False
 
     def action(self) -> Action | None:
         if not self._action_done:
@@ -153,48 +396,20 @@ class StepView:
 
     # -- indexes -------------------------------------------------------------------------
     def nodes(self) -> list[IndexedNode]:
-        if self._index is None:
-            idx: list[IndexedNode] = []
-            by_text: dict[str, list[IndexedNode]] = {}
-            by_desc: dict[str, list[IndexedNode]] = {}
-            by_rid: dict[str, list[IndexedNode]] = {}
-            for n in self.screen().nodes:
-                if not n.visible:
-                    continue
-                item = IndexedNode(n, _norm(n.text), _norm(n.content_desc))
-                idx.append(item)
-                by_text.setdefault(item.text, []).append(item)
-                by_desc.setdefault(item.desc, []).append(item)
-                by_rid.setdefault(n.resource_id, []).append(item)
-            self._index, self._by_text, self._by_desc, self._by_rid = idx, by_text, by_desc, by_rid
-        return self._index
+        return self._index().nodes()
 
     def by_text(self, norm: str) -> list[IndexedNode]:
-        self.nodes()
-        assert self._by_text is not None
-        return self._by_text.get(norm, [])
+        return self._index().by_text(norm)
 
     def by_desc(self, norm: str) -> list[IndexedNode]:
-        self.nodes()
-        assert self._by_desc is not None
-        return self._by_desc.get(norm, [])
+        return self._index().by_desc(norm)
 
     def by_rid(self, rid: str) -> list[IndexedNode]:
-        self.nodes()
-        assert self._by_rid is not None
-        return self._by_rid.get(rid, [])
+        return self._index().by_rid(rid)
 
     def labels(self) -> list[tuple[str, IndexedNode]]:
         """Every non-empty normalised text and content-desc, with its node."""
-        if self._labels is None:
-            out: list[tuple[str, IndexedNode]] = []
-            for item in self.nodes():
-                if item.text:
-                    out.append((item.text, item))
-                if item.desc and item.desc != item.text:
-                    out.append((item.desc, item))
-            self._labels = out
-        return self._labels
+        return self._index().labels()
 
     def screen_text(self) -> str:
         """The screen's text as rendered to HTML (:func:`llamatouch.ui.html.render_html`).
@@ -203,19 +418,7 @@ class StepView:
         and, for checkboxes, ``checked``/``unchecked``; normalised, space-joined. Markup
         (tags, ids) is left out so that tokens compare content only.
         """
-        if self._screen_text is None:
-            from llamatouch.ui.html import MERGE_SEPARATOR, render_html
-
-            parts: list[str] = []
-            for el in render_html(self.screen(), include_back=False).elements:
-                if el.text:
-                    parts.append(el.text.replace(MERGE_SEPARATOR, " "))
-                if el.desc:
-                    parts.append(el.desc)
-                if el.checked is not None:
-                    parts.append("checked" if el.checked else "unchecked")
-            self._screen_text = normalise_text(" ".join(parts))
-        return self._screen_text
+        return self._index().screen_text()
 
 
 _norm = lru_cache(maxsize=65536)(normalise_text)

@@ -10,6 +10,7 @@ import pytest
 from llamatouch.errors import JsonFormatError, SchemaError
 from llamatouch.essential.schema import (
     ANNOTATION_SCHEMA,
+    ANNOTATION_SCHEMA_1_1,
     PRIMITIVE_TYPES,
     Annotation,
     Checkpoint,
@@ -157,3 +158,91 @@ def test_shipped_annotations_are_valid():
     got = load_annotations_dir(annotations_dir())
     assert got.errors == []
     assert len(got) >= 141
+
+
+# -- schema 1.1: per-checkpoint persist / shared_screen ------------------------------------
+
+
+def _two_checkpoints(**second: bool) -> Annotation:
+    return Annotation(
+        "task-2",
+        "turn it on",
+        "com.app",
+        [
+            Checkpoint([Primitive("activity", activity="com.app/.Settings")]),
+            Checkpoint(
+                [Primitive("exact", component=Component(text="Autosave", checked=True))],
+                **second,
+            ),
+        ],
+    )
+
+
+def test_version_1_files_still_load_and_are_written_as_version_1(tmp_path):
+    path = tmp_path / "a.json"
+    data = annotation_to_json(_two_checkpoints())
+    assert data["schema"] == ANNOTATION_SCHEMA == "llamatouch.essential/1"
+    path.write_text(json.dumps(data))
+    back = load_annotation(path)
+    assert back.schema == ANNOTATION_SCHEMA
+    assert [(c.persist, c.shared_screen) for c in back.checkpoints] == [(False, False)] * 2
+
+
+def test_persist_and_shared_screen_round_trip_as_version_1_1(tmp_path):
+    ann = _two_checkpoints(persist=True, shared_screen=True)
+    path = tmp_path / "task-2.json"
+    save_annotation(ann, path)
+    raw = json.loads(path.read_text())
+    assert raw["schema"] == ANNOTATION_SCHEMA_1_1 == "llamatouch.essential/1.1"
+    assert raw["checkpoints"][1]["persist"] is True
+    assert raw["checkpoints"][1]["shared_screen"] is True
+    assert "persist" not in raw["checkpoints"][0]
+    back = load_annotation(path)
+    assert back.schema == ANNOTATION_SCHEMA_1_1
+    assert back.checkpoints[1].persist and back.checkpoints[1].shared_screen
+    assert annotation_to_json(back) == raw
+    # a 1.1 file that uses no 1.1 field is written back as version 1
+    back.checkpoints[1].persist = back.checkpoints[1].shared_screen = False
+    assert annotation_to_json(back)["schema"] == ANNOTATION_SCHEMA
+
+
+@pytest.mark.parametrize(
+    ("schema", "mutate", "field", "message"),
+    [
+        # the 1.1 fields do not exist in version 1
+        (ANNOTATION_SCHEMA, {"persist": True}, "checkpoints[1].persist", "needs schema"),
+        (ANNOTATION_SCHEMA, {"shared_screen": True}, "checkpoints[1].shared_screen", "needs"),
+        (ANNOTATION_SCHEMA_1_1, {"persist": "yes"}, "checkpoints[1].persist", "true/false"),
+        (ANNOTATION_SCHEMA_1_1, {"shared_screen": 1}, "checkpoints[1].shared_screen", "true"),
+        (ANNOTATION_SCHEMA_1_1, {"sticky": True}, "checkpoints[1].sticky", "unknown field"),
+    ],
+)
+def test_version_1_1_fields_are_validated(tmp_path, schema, mutate, field, message):
+    data = annotation_to_json(_two_checkpoints())
+    data["schema"] = schema
+    data["checkpoints"][1].update(mutate)
+    path = _write(tmp_path, data)
+    with pytest.raises(SchemaError, match=message) as ei:
+        load_annotation(path)
+    assert ei.value.field == field
+
+
+def test_the_first_checkpoint_cannot_share_a_previous_screen(tmp_path):
+    data = annotation_to_json(_two_checkpoints())
+    data["schema"] = ANNOTATION_SCHEMA_1_1
+    data["checkpoints"][0]["shared_screen"] = True
+    with pytest.raises(SchemaError, match="no previous") as ei:
+        load_annotation(_write(tmp_path, data))
+    assert ei.value.field == "checkpoints[0].shared_screen"
+
+
+def test_state_primitives_leave_out_events():
+    cp = Checkpoint(
+        [
+            Primitive("click", component=COMP),
+            Primitive("type", text="x"),
+            Primitive("exact", component=COMP),
+            Primitive("activity", activity="com.app/.Main"),
+        ]
+    )
+    assert [p.type for p in cp.state_primitives()] == ["exact", "activity"]
