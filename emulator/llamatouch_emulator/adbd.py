@@ -47,7 +47,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -199,10 +199,9 @@ class Stream:
         self.conn.streams.pop(self.local_id, None)
 
 
-def _chunks(parts: tuple[bytes, ...], limit: int) -> list[bytes]:
-    """Split the concatenation of ``parts`` into pieces of at most ``limit`` bytes without
-    building the whole concatenation."""
-    out: list[bytes] = []
+def _chunks(parts: tuple[bytes, ...], limit: int) -> Iterator[bytes]:
+    """The concatenation of ``parts`` in pieces of at most ``limit`` bytes, one at a time
+    (the whole concatenation is never built)."""
     pending: list[memoryview] = []
     size = 0
     for part in parts:
@@ -213,11 +212,10 @@ def _chunks(parts: tuple[bytes, ...], limit: int) -> list[bytes]:
             size += len(take)
             view = view[len(take) :]
             if size == limit:
-                out.append(b"".join(pending))
+                yield b"".join(pending)
                 pending, size = [], 0
     if pending:
-        out.append(b"".join(pending))
-    return out
+        yield b"".join(pending)
 
 
 class _Connection:

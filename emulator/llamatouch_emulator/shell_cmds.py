@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import io
 import logging
@@ -114,10 +115,28 @@ class ShellResult:
     status: int
 
 
+class _Buf:
+    """Output of a command as a list of chunks: large outputs (a raw screencap) are passed
+    along without being copied at every redirection step."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.parts.append(bytes(data))
+
+    def getvalue(self) -> bytes:
+        # a single chunk is returned as is (bytes.join does not copy a lone bytes object)
+        return b"".join(self.parts)
+
+
 @dataclass(slots=True)
 class _IO:
-    out: io.BytesIO = field(default_factory=io.BytesIO)
-    err: io.BytesIO = field(default_factory=io.BytesIO)
+    out: _Buf = field(default_factory=_Buf)
+    err: _Buf = field(default_factory=_Buf)
 
     def o(self, text: str | bytes) -> None:
         self.out.write(text.encode("utf-8") if isinstance(text, str) else text)
@@ -535,6 +554,7 @@ def _screencap(sh: Shell, argv: list[str], io_: _IO) -> int:
     return 0
 
 
+@functools.lru_cache(maxsize=1)
 def _raw_framebuffer(png: bytes) -> bytes:
     """``screencap`` without ``-p``: width, height, format (1 = RGBA_8888), dataspace, pixels
     (the 16-byte header of API 31+)."""
