@@ -35,6 +35,27 @@ def _manifests(out: Path) -> dict[str, dict]:
     return found
 
 
+def _children(pid: int) -> set[int]:
+    """Live processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def test_resume_after_kill(tmp_path: Path) -> None:
     out = tmp_path / "killed"
     proc = subprocess.Popen(_cmd(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -46,6 +67,7 @@ def test_resume_after_kill(tmp_path: Path) -> None:
             done = [k for k, m in ms.items() if m["status"] != "running"]
             mid = [k for k, m in ms.items() if m["status"] == "running" and m["num_steps"] >= 1]
             if len(done) >= 3 and mid:
+                workers = _children(proc.pid)  # the episode runs in a worker process
                 os.kill(proc.pid, signal.SIGKILL)
                 killed_in = mid[0]
                 break
@@ -58,6 +80,12 @@ def test_resume_after_kill(tmp_path: Path) -> None:
         proc.wait(timeout=30)
     assert killed_in is not None, "the run ended before it could be killed mid-episode"
     assert proc.returncode == -signal.SIGKILL
+    # its worker processes die with it (parent-death signal), even on kill -9
+    assert workers, "no worker process was found"
+    deadline = time.monotonic() + 30
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers), "worker processes outlived the killed driver"
 
     before = _manifests(out)
     finished_before = {k: m for k, m in before.items() if m["status"] != "running"}
