@@ -1,11 +1,12 @@
 """The actions a screen offers to the explorer, and the avoid list.
 
-For one screen, in this order: tap every clickable or checkable view (at a point where the
-view itself receives the touch), long-press every long-clickable view, type each input of the
-dictionary into every editable view, scroll every scrollable view in each direction, tap the
-leaf views no clickable view handles (DroidBot does the same: some apps react to them), and
-press back. Views whose own label, or the label of a non-interactive view inside them (a
-touch on it reaches the view), matches the avoid list are never tapped or long-pressed.
+For one screen, in this order: tap every clickable, checkable or long-clickable view (at a
+point where the view itself receives the touch), long-press every long-clickable view, type
+each input of the dictionary into every editable view, scroll every scrollable view in each
+direction, tap the leaf views no clickable view handles (DroidBot does the same: some apps
+react to them), and press back. Views whose own label, or the label of a non-interactive view
+inside them (a touch on it reaches the view), matches the avoid list are never tapped or
+long-pressed.
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def candidates(screen: UIScreen, options: CandidateOptions) -> list[Candidate]:
         key = screen.key(node)
         attrs = element_attrs(node)
         touchable = node.clickable or node.checkable or node.long_clickable or node.editable
-        if node.clickable or node.checkable:
+        if node.clickable or node.checkable or node.long_clickable:
+            # long-clickable views too: many apps also answer a plain touch on them
             point = touch_point(screen, node)
             if point is not None and not is_avoided(screen, node, pattern):
                 taps.append(Candidate(Tap(x=point[0], y=point[1], element=key), "touch",
