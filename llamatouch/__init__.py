@@ -40,7 +40,20 @@ _EXPORTS: dict[str, str] = {
     "Observation": "llamatouch.device.base",
 }
 
-__all__ = ["__version__", "actions", *_EXPORTS]
+__all__ = [
+    "Agent",
+    "AgentFailure",
+    "AgentOptions",
+    "AgentStep",
+    "AgentTask",
+    "DeviceCapabilities",
+    "GroundTruth",
+    "LLMUsageSummary",
+    "Observation",
+    "StepHistory",
+    "__version__",
+    "actions",
+]
 
 
 def __getattr__(name: str) -> Any:
