@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llamatouch.errors import JsonFormatError, LlamaTouchError, SchemaError
+from llamatouch.actions import action_from_json
+from llamatouch.errors import ActionError, JsonFormatError, LlamaTouchError, SchemaError
 from llamatouch.fsutil import atomic_write_json
-from llamatouch.ui.droidbot import load_json_file
 
 #: The base schema version: what files that use no 1.1 field are written as.
 ANNOTATION_SCHEMA = "llamatouch.essential/1"
@@ -463,7 +463,7 @@ def _primitive(ctx: _Ctx, raw: Any, where: str) -> Primitive:
 
 def _checkpoint(ctx: _Ctx, raw: Any, where: str, version: str) -> Checkpoint:
     obj = ctx.obj(raw, where)
-    allowed = ("primitives", "final", "note", "gt_step")
+    allowed: tuple[str, ...] = ("primitives", "final", "note", "gt_step")
     if version != ANNOTATION_SCHEMA:
         allowed = (*allowed, *CHECKPOINT_FIELDS_1_1)
     else:
@@ -517,9 +517,6 @@ def annotation_from_json(data: Any, source: str | Path = "<annotation>") -> Anno
     gt_actions = obj.get("gt_actions", [])
     if not isinstance(gt_actions, list) or not all(isinstance(a, dict) for a in gt_actions):
         raise ctx.err("gt_actions", "expected a list of action objects")
-    from llamatouch.actions import action_from_json
-    from llamatouch.errors import ActionError
-
     for i, a in enumerate(gt_actions):
         try:
             action_from_json(a)
@@ -609,10 +606,28 @@ def annotation_to_json(ann: Annotation) -> dict[str, Any]:
 # -- files ---------------------------------------------------------------------------------
 
 
+def _read_json(path: Path) -> Any:
+    """A JSON file's value; unreadable or malformed files raise :class:`JsonFormatError`.
+
+    (Kept here rather than imported so that this module depends only on ``errors``,
+    ``actions`` and ``fsutil``: the evaluator and the tools import it without the rest.)
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise JsonFormatError(path, f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise JsonFormatError(path, f"malformed JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise JsonFormatError(path, "malformed JSON: nested too deeply") from exc
+
+
 def load_annotation(path: str | Path) -> Annotation:
     """Read and validate one annotation file; errors name the file and field."""
     p = Path(path)
-    return annotation_from_json(load_json_file(p), p)
+    return annotation_from_json(_read_json(p), p)
 
 
 def save_annotation(ann: Annotation, path: str | Path) -> None:
