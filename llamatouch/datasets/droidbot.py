@@ -25,6 +25,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from llamatouch.agent import DeviceCapabilities
 from llamatouch.datasets.droidbot_common import (
     EventFile,
     StateFile,
@@ -38,6 +39,7 @@ from llamatouch.datasets.report import AppSummary, ImportProblem, ImportReport
 from llamatouch.datasets.utg import AppContext, build_world
 from llamatouch.errors import ImageFormatError, InputFormatError
 from llamatouch.trace.format import StepRecord, TraceManifest, TraceWriter
+from llamatouch.trace.records import TaskRef, action_from_record
 from llamatouch.ui.xmlio import write_uiautomator_xml
 from llamatouch.world import World
 
@@ -207,19 +209,19 @@ def _write_exploration(
     first = next(iter(index.states.values())).screen
     manifest = TraceManifest(
         episode_id=f"{ctx.app}-exploration",
-        task={
-            "id": f"{ctx.app}-exploration",
-            "suite": "",
-            "app": ctx.package,
-            "instruction": "DroidBot exploration (no task)",
-        },
+        task=TaskRef(
+            id=f"{ctx.app}-exploration",
+            suite="",
+            app=ctx.package,
+            instruction="DroidBot exploration (no task)",
+        ),
         agent={"name": "droidbot"},
-        device={
-            "serial": str(utg_meta.get("device_serial") or ""),
-            "kind": "recorded",
-            "width": first.width,
-            "height": first.height,
-        },
+        device=DeviceCapabilities(
+            serial=str(utg_meta.get("device_serial") or ""),
+            kind="recorded",
+            width=first.width,
+            height=first.height,
+        ),
     )
     writer = TraceWriter(trace_dir, manifest)
     pending_stop: list[str] = []
@@ -281,7 +283,7 @@ def _write_step(
             index=step,
             activity=screen.activity,
             package=screen.package,
-            action=action,
+            action=action_from_record(action, sf.path),
             width=screen.width,
             height=screen.height,
             extra=extra,

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.actions import action_from_json
+from llamatouch.agent import DeviceCapabilities
 from llamatouch.errors import ActionError, SchemaError
 from llamatouch.fsutil import safe_join
 from llamatouch.tasks import Task, TaskSuite
 from llamatouch.trace.format import StepRecord, TraceManifest, TraceWriter
+from llamatouch.trace.records import TaskRef, action_from_record
 from llamatouch.ui.node import UIScreen
 from llamatouch.ui.xmlio import write_uiautomator_xml
 from llamatouch.world import World, load_world
@@ -78,14 +80,14 @@ def write_path_trace(
     first = world.states[state_ids[0]]
     manifest = TraceManifest(
         episode_id=episode_id or f"{task.id}__{GROUND_TRUTH_AGENT}",
-        task={"id": task.id, "suite": suite, "app": task.app, "instruction": task.instruction},
+        task=TaskRef(id=task.id, suite=suite, app=task.app, instruction=task.instruction),
         agent=agent or {"name": GROUND_TRUTH_AGENT},
-        device={
-            "serial": f"world:{world.name}",
-            "kind": "world",
-            "width": first.width,
-            "height": first.height,
-        },
+        device=DeviceCapabilities(
+            serial=f"world:{world.name}",
+            kind="world",
+            width=first.width,
+            height=first.height,
+        ),
     )
     out = Path(out_dir)
     writer = TraceWriter(out, manifest)
@@ -99,7 +101,7 @@ def write_path_trace(
             index=i,
             activity=meta.activity,
             package=meta.package,
-            action=actions[i] if i < len(actions) else None,
+            action=action_from_record(actions[i] if i < len(actions) else None),
             width=meta.width,
             height=meta.height,
             extra={

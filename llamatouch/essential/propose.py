@@ -236,9 +236,9 @@ def propose_annotation(trace: Trace, task: Task | None = None) -> Annotation:
     from llamatouch.evaluator.stepview import StepView
 
     man = trace.manifest
-    task_id = task.id if task else str(man.task.get("id", man.episode_id))
-    instruction = task.instruction if task else str(man.task.get("instruction", ""))
-    app = task.app if task else str(man.task.get("app", ""))
+    task_id = task.id if task else (man.task.id or man.episode_id)
+    instruction = task.instruction if task else man.task.instruction
+    app = task.app if task else man.task.app
     steps = list(trace.steps)
     if not steps:
         raise ValueError(f"trace {trace.root} has no steps")

@@ -15,7 +15,6 @@ distinct screen is then checked, searched and modelled once. The cache changes n
 
 from __future__ import annotations
 
-import io
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -367,7 +366,7 @@ class StepView:
     def image(self) -> Any:
         """The screenshot as a Pillow image (RGB)."""
         if self._image is None:
-            from PIL import Image, UnidentifiedImageError
+            from llamatouch.ui.image import decode_image
 
             if self.step is None:
                 raise EvaluationError(f"{self.where()}: no screenshot")
@@ -375,14 +374,10 @@ class StepView:
                 raise EvaluationError(f"{self.where()}: the step recorded no screenshot")
             try:
                 data = self.step.screenshot_png()
-                img = Image.open(io.BytesIO(data))
-                img.load()
+                # size checked from the header first: a decompression bomb is this step's error
+                img = decode_image(data, self.step.folder / "screen.png")
             except LlamaTouchError as exc:
                 raise EvaluationError(f"{self.where()}: screenshot unusable: {exc}") from exc
-            except (OSError, UnidentifiedImageError, ValueError) as exc:
-                raise EvaluationError(
-                    f"{self.where()}: screenshot cannot be decoded: {exc}"
-                ) from exc
             self._image = img.convert("RGB")
         return self._image
 

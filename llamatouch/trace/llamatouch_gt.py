@@ -45,9 +45,11 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.actions import Finish, Key, Swipe, Tap, Type
+from llamatouch.agent import DeviceCapabilities
 from llamatouch.errors import ImageFormatError, InputFormatError, SchemaError
 from llamatouch.tasks import Task
 from llamatouch.trace.format import PNG_MAGIC, StepRecord, TraceManifest, TraceWriter
+from llamatouch.trace.records import TaskRef, action_from_record
 from llamatouch.ui.droidbot import load_json_file
 from llamatouch.ui.node import UIScreen
 from llamatouch.ui.vh import read_vh_file
@@ -381,14 +383,14 @@ def _write(
     first = steps[0][0] if steps else None
     manifest = TraceManifest(
         episode_id=episode_id,
-        task=task,
+        task=TaskRef.from_json(task, out_dir / "manifest.json"),
         agent=agent,
-        device={
-            "serial": "",
-            "kind": "recorded",
-            "width": first.width if first else 0,
-            "height": first.height if first else 0,
-        },
+        device=DeviceCapabilities(
+            serial="",
+            kind="recorded",
+            width=first.width if first else 0,
+            height=first.height if first else 0,
+        ),
     )
     writer = TraceWriter(out_dir, manifest)
     for record, png, xml in steps:
@@ -417,7 +419,7 @@ def convert_gt_episode(
             index=scr.index,
             activity=scr.activity,
             package=scr.screen.package,
-            action=action,
+            action=action_from_record(action, folder),
             width=scr.screen.width,
             height=scr.screen.height,
             extra=extra,
@@ -527,7 +529,7 @@ def convert_agentenv_trace(
             index=n,
             activity=activity,
             package=screen.package,
-            action=action,
+            action=action_from_record(action, action_path),
             width=width,
             height=height,
             installed_packages=installed if n == len(indices) - 1 else None,

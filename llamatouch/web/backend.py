@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from llamatouch.actions import Type
 from llamatouch.errors import SchemaError
 from llamatouch.essential import schema
 from llamatouch.essential.propose import component_of, propose_annotation
@@ -99,10 +100,10 @@ def make_primitive(
             raise SchemaError(src, "activity", "the step recorded no activity")
         obj["activity"] = rec.activity
     elif kind == "type":
-        act = rec.action or {}
-        if act.get("action") != "type" or not act.get("text"):
+        act = rec.action
+        if not isinstance(act, Type) or not act.text:
             raise SchemaError(src, "type", "the action on this screen typed no text")
-        obj["text"] = act["text"]
+        obj["text"] = act.text
         obj["match"] = "equals"
     elif kind in ("installed", "uninstalled"):
         pkg = task_app or rec.package
@@ -119,14 +120,10 @@ def make_primitive(
 
 
 def _image_hash(png: bytes, node: UINode, screen: UIScreen) -> dict[str, Any]:
-    import io
-
-    from PIL import Image
-
     from llamatouch.evaluator import imagehash
+    from llamatouch.ui.image import decode_image
 
-    with Image.open(io.BytesIO(png)) as img:
-        img.load()
+    with decode_image(png, "screenshot") as img:  # size checked before decoding
         sx = img.width / max(1, screen.width)
         sy = img.height / max(1, screen.height)
         b = node.bounds

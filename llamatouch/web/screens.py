@@ -12,6 +12,7 @@ from typing import Any
 
 from llamatouch.errors import LlamaTouchError
 from llamatouch.trace.format import TraceStep
+from llamatouch.trace.records import action_to_json
 from llamatouch.ui.node import FLAG_NAMES, UINode, UIScreen
 from llamatouch.ui.render import render_screenshot
 
@@ -160,6 +161,7 @@ def step_png(step: TraceStep, screen: UIScreen | None = None) -> bytes | None:
 def step_view(step: TraceStep) -> dict[str, Any]:
     """Everything a page needs to draw one step (without the image bytes)."""
     rec = step.record
+    action = action_to_json(rec.action)
     screen = step_screen(step)
     width = rec.width or (screen.width if screen else 0)
     height = rec.height or (screen.height if screen else 0)
@@ -169,9 +171,9 @@ def step_view(step: TraceStep) -> dict[str, Any]:
         "package": rec.package,
         "width": width,
         "height": height,
-        "action": rec.action,
-        "action_text": describe_action(rec.action),
-        "overlay": action_overlay(rec.action, screen, width, height),
+        "action": action,
+        "action_text": describe_action(action),
+        "overlay": action_overlay(action, screen, width, height),
         "reasoning": rec.reasoning,
         "error": rec.error,
         "installed_packages": rec.installed_packages,

@@ -55,14 +55,13 @@ class AnnotationSession:
         if not self.trace.steps:
             raise SchemaError(self.config.trace_dir / "manifest.json", "num_steps",
                               "the trace has no step to annotate")
-        task = self.trace.manifest.task or {}
         if not self.config.task_id:
-            self.config.task_id = str(task.get("id") or self.trace.manifest.episode_id)
+            self.config.task_id = self.trace.manifest.task.id or self.trace.manifest.episode_id
 
     # -- files ------------------------------------------------------------------------------
     @property
     def task(self) -> dict[str, Any]:
-        return dict(self.trace.manifest.task or {})
+        return self.trace.manifest.task.to_json()
 
     def default_name(self) -> str:
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", self.config.task_id).lstrip("._-") or "task"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from llamatouch.actions import Finish
 from llamatouch.agent import Agent
 from llamatouch.agent_registry import resolve_agent_class
 from llamatouch.runner import EvalConfig, run_eval
@@ -47,4 +48,4 @@ def test_example_agent_loads_by_file_and_class(tmp_path: Path) -> None:
     first = trace.steps[0].record
     assert first.action is not None
     assert first.reasoning
-    assert trace.steps[-1].record.action == {"action": "finish", "status": "success"}
+    assert trace.steps[-1].record.action == Finish("success")

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from llamatouch.actions import Tap
 from llamatouch.datasets.droidbot import DroidBotImport, jpeg_to_png, read_utg_js
 from llamatouch.errors import ImageFormatError
 from llamatouch.trace.format import read_trace
+from llamatouch.trace.records import action_to_json
 from llamatouch.world import load_world
 
 
@@ -39,7 +41,7 @@ def test_exploration_trace_in_event_order(qqmusic_import: DroidBotImport) -> Non
     assert len(trace) == qqmusic_import.steps == 15
     events = [str(s.record.extra["event_file"]) for s in trace.steps[:-1]]
     assert events == sorted(events)  # event order
-    assert trace.steps[0].record.action == {
+    assert action_to_json(trace.steps[0].record.action) == {
         "action": "open_app",
         "package": "com.tencent.qqmusic",
         "activity": "com.tencent.qqmusic/.activity.AppStarterActivity",
@@ -50,12 +52,13 @@ def test_exploration_trace_in_event_order(qqmusic_import: DroidBotImport) -> Non
         assert Image.open(io.BytesIO(png)).size == (1080, 2280)
         assert step.screen().nodes
         assert step.record.extra["state_file"].startswith("states/state_")
-    taps = [s for s in trace if s.record.action and s.record.action["action"] == "tap"]
+    taps = [s for s in trace if isinstance(s.record.action, Tap)]
     assert len(taps) >= 10
     for s in taps:
-        act = s.record.action or {}
-        node = s.screen().node_by_key(act["element"])
-        assert node is not None and node.bounds.contains(act["x"], act["y"])
+        act = s.record.action
+        assert isinstance(act, Tap) and act.element is not None
+        node = s.screen().node_by_key(act.element)
+        assert node is not None and node.bounds.contains(act.x, act.y)
 
 
 def test_unresolved_event_states_are_reported(qqmusic_import: DroidBotImport) -> None:

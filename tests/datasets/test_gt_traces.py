@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from llamatouch.actions import action_from_json
+from llamatouch.actions import Finish, action_from_json
 from llamatouch.datasets.droidtask import ImportResult
 from llamatouch.datasets.gt_trace import write_path_trace
 from llamatouch.errors import SchemaError
@@ -24,20 +24,19 @@ def test_every_fully_resolved_task_has_a_readable_gt_trace(
     steps = 0
     for folder in droidtask_gt_traces:
         trace = read_trace(folder)
-        task = tasks[trace.manifest.task["id"]]
+        task = tasks[trace.manifest.task.id]
         assert trace.complete and trace.manifest.status == "finished"
         assert trace.manifest.agent == {"name": "ground_truth"}
-        assert trace.manifest.task["instruction"] == task.instruction
+        assert trace.manifest.task.instruction == task.instruction
         assert len(trace) == len(task.gt_states)
         for step, sid, act in zip(trace, task.gt_states, task.gt_actions, strict=True):
             screen = step.screen()  # the hierarchy XML parses
             assert len(screen.nodes) > 0
             assert step.record.extra["state_id"] == sid
-            assert step.record.action == act
-            action_from_json(step.record.action)
+            assert step.record.action == (None if act is None else action_from_json(act))
             assert step.screenshot_png().startswith(b"\x89PNG")
             steps += 1
-        assert trace.steps[-1].record.action == {"action": "finish", "status": "success"}
+        assert trace.steps[-1].record.action == Finish("success")
     print(f"gt traces: {len(droidtask_gt_traces)} traces, {steps} steps")
 
 
@@ -72,7 +71,7 @@ def test_write_path_trace_for_an_arbitrary_path(
     assert trace.manifest.episode_id == "wander"
     assert trace.manifest.status == "step_limit"
     assert [s.record.extra["state_id"] for s in trace] == path
-    assert [s.record.action for s in trace][:-1] == actions
+    assert [s.record.action for s in trace][:-1] == [action_from_json(a) for a in actions]
     assert trace.steps[-1].record.action is None
 
 

@@ -26,6 +26,7 @@ from llamatouch.trace.llamatouch_gt import (
     read_gt_episode,
     read_task_metadata,
 )
+from llamatouch.trace.records import action_to_json
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -127,8 +128,8 @@ def test_ground_truth_episode_to_trace(episode: Path, tmp_path: Path) -> None:
     assert ep.screens[2].screen.nodes  # read from the .vh view list
     out = convert_gt_episode(episode, tmp_path / "out")
     trace = read_trace(out)
-    assert trace.manifest.task["episode"] == "09598740612387056736"
-    assert [s.record.action for s in trace] == ep.actions
+    assert trace.manifest.task.extra["episode"] == "09598740612387056736"
+    assert [action_to_json(s.record.action) for s in trace] == ep.actions
     assert trace.steps[0].record.activity == "com.google.android.apps.maps/.MapsActivity"
     assert trace.steps[1].record.extra["ess"] == "activity<0>|click<3>"
     assert isinstance(trace.steps[1].record.extra["components"], list)
@@ -151,7 +152,7 @@ def test_import_llamatouch_gt_with_metadata(
     assert [p.source for p in res.problems] == ["general/trace_8"]
     assert "1.png" in res.problems[0].detail
     trace = read_trace(res.traces[0])
-    assert trace.manifest.task["id"] == "llamatouch-generated-09598740612387056736"
+    assert trace.manifest.task.id == "llamatouch-generated-09598740612387056736"
     assert res.suite_path is not None and res.suite_path.is_file()
 
 
@@ -197,7 +198,7 @@ def agentenv_trace(tmp_path: Path, llamatouch_data_dir: Path) -> Path:
 def test_agentenv_trace_to_trace(agentenv_trace: Path, tmp_path: Path) -> None:
     trace = read_trace(convert_agentenv_trace(agentenv_trace, tmp_path / "t"))
     assert trace.manifest.status == "finished"
-    assert [s.record.action for s in trace] == [
+    assert [action_to_json(s.record.action) for s in trace] == [
         {"action": "tap", "x": 540, "y": 480},
         {"action": "type", "text": "pizza", "clear": True},
         {"action": "finish", "status": "success"},
