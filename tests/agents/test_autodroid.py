@@ -89,17 +89,20 @@ def test_invalid_id_then_valid_answer_recovers() -> None:
     assert len(calls) == 2 and all(c["prompt_tokens"] > 0 for c in calls)
 
 
-def test_garbage_model_in_a_run_is_reported_not_crashed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_garbage_model_in_a_run_is_reported_not_crashed(tmp_path: Path) -> None:
     """Through the runner: the episode ends as agent_error, evidence in the trace, run goes on."""
-    import llamatouch_agents.autodroid.agent as mod
+    from llamatouch.runner import InProcessExecutor
 
-    monkeypatch.setattr(mod.AutoDroidAgent, "llm", property(lambda self: ScriptedLLM(["garbage"])))
+    def garbage_agent(options: AgentOptions) -> AutoDroidAgent:
+        return AutoDroidAgent(options, llm=ScriptedLLM(["garbage"]))
+
+    # in process: the factory (a local function) need not be picklable
     outcome = run_eval(
         EvalConfig(agent="autodroid", out=tmp_path / "run", devices=("virtual",),
                    task_ids=("notes-create-buy-milk", "clock-start-5min-timer"),
-                   agent_params={"memory": "off"})
+                   agent_params={"memory": "off"}),
+        agent_factory=garbage_agent,
+        executor=InProcessExecutor(),
     )
     assert len(outcome.rows) == 2
     for row in outcome.rows:

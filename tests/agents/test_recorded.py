@@ -236,6 +236,7 @@ def test_record_then_replay_through_the_agent(tmp_path: Path) -> None:
     rec_dir = tmp_path / "rec"
     agent = AutoDroidAgent(AgentOptions(params={"record_llm": str(rec_dir), "memory": "off"}),
                            llm=ScriptedLLM(answers))
+    assert isinstance(agent.llm, RecordingBackend)
     valid = set(range(6))
     steps = [([], SCREEN), (["tap 'more options'"], SCREEN),
              (["tap 'more options'", "type 'Clock' into 'search'"], SCREEN)]
