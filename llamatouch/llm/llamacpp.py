@@ -12,7 +12,8 @@ methods plus its context object:
    prompt + answer), drop the rest of the cache and evaluate only the new suffix (prefill),
    batch by batch so a deadline can stop it;
 3. sample token by token (greedy at temperature 0, grammar-constrained when a JSON schema is
-   given) until an end-of-generation token, ``max_tokens`` or the deadline (decode).
+   given, the grammar checked lazily: :mod:`llamatouch.llm.sampling`) until an
+   end-of-generation token, ``max_tokens`` or the deadline (decode).
 
 llama_cpp is imported lazily so that importing llamatouch never loads the native library.
 """
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from llamatouch.errors import LLMError, LLMUnavailableError
 from llamatouch.llm.base import ChatMessage, LLMBackend, LLMConfig, LLMResult, LLMUsage
 from llamatouch.llm.retry import Backoff
+from llamatouch.llm.sampling import GrammarDeadEnd, TokenSampler
 
 if TYPE_CHECKING:
     from llama_cpp import Llama, LlamaGrammar
@@ -105,6 +107,7 @@ class LlamaCppBackend(LLMBackend):
             template=template, eos_token=eos, bos_token=bos, add_generation_prompt=True
         )
         self._vocab = llm._model.vocab
+        self._sampler = TokenSampler(llama_cpp, self._vocab, llm.n_vocab())
         #: Calls made and attempts spent (for reports and tests).
         self.calls = 0
         self.attempts = 0
@@ -211,6 +214,7 @@ class LlamaCppBackend(LLMBackend):
     def close(self) -> None:
         with self._lock:
             if self._llm is not None:
+                self._sampler.close()
                 self._llm.close()
                 self._llm = None
 
@@ -271,22 +275,21 @@ class LlamaCppBackend(LLMBackend):
             llm.eval(chunk)
         t1 = self.clock()
 
-        llm.set_seed(seed)
-        # reset=False: the prompt is already in the KV cache; generate() samples from its logits.
-        gen = llm.generate(
-            [],
-            temp=temperature,
-            top_k=40,
-            top_p=0.95,
-            min_p=0.05,
-            repeat_penalty=1.0,
-            reset=False,
-            grammar=grammar,
-        )
+        # The prompt is in the KV cache: sample from its logits, evaluate each chosen token.
+        sampler = self._sampler
+        sampler.start(grammar, temperature, seed, top_k=40, top_p=0.95, min_p=0.05)
+        ctx = llm.ctx
+        is_eog = self._llama_cpp.llama_vocab_is_eog
+        vocab = self._vocab
         out: list[int] = []
         finish = "length"
-        for token in gen:
-            if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
+        while True:
+            try:
+                token = sampler.next_token(ctx)
+            except GrammarDeadEnd:
+                finish = "stop"
+                break
+            if is_eog(vocab, token):
                 finish = "stop"
                 break
             out.append(token)
@@ -295,7 +298,7 @@ class LlamaCppBackend(LLMBackend):
             if self.clock() > deadline:
                 finish = "timeout"
                 break
-        gen.close()
+            llm.eval([token])
         t2 = self.clock()
         text = llm.detokenize(out, prev_tokens=prompt).decode("utf-8", errors="replace")
         usage = LLMUsage(
