@@ -7,12 +7,14 @@ through the real ADB path::
         obs = session.device.observe()          # an AdbDevice, via the real adb binary
         session.virtual.typed_log               # what arrived on the virtual device
 
-Each session starts its own adb server (the binary shipped with ``adbutils``) on a free port
-with ``ADB_MDNS=0`` (no discovery on closed networks) and ``adb -P PORT``, so parallel sessions
-never share or kill each other's server; starts an :class:`~llamatouch_emulator.adbd.
-AdbDeviceServer` on a free loopback port; runs ``adb connect 127.0.0.1:PORT`` and waits
-(bounded) until the device is in state ``device``. Leaving the block disconnects, kills that
-adb server and stops the device server.
+Sessions use the process's private adb server (:mod:`llamatouch_emulator.adb_host`: the
+binary shipped with ``adbutils``, ``ADB_MDNS=0``, on a free port, a direct child that dies with
+this process even on ``kill -9``), so a run (or an eval worker process) has one adb server
+whatever the number of worlds; ``SessionConfig.adb_port`` asks for a dedicated one instead.
+Each session starts an :class:`~llamatouch_emulator.adbd.AdbDeviceServer` on a free loopback
+port, runs ``adb connect 127.0.0.1:PORT`` and waits (bounded) until the device is in state
+``device``. Leaving the block disconnects that device and stops the device server (and stops a
+dedicated adb server). Sessions never kill each other's adb server.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llamatouch.errors import DeviceError
+from llamatouch_emulator.adb_host import AdbHostServer, shared_adb_server, start_adb_server
 from llamatouch_emulator.adbd import AdbDeviceServer, AdbServerConfig
 from llamatouch_emulator.shell_cmds import ServedDevice
 
@@ -50,12 +53,14 @@ def adb_binary() -> str:
     return str(adb_path())
 
 
-def _kill_adb_server(adb: str, port: int, serial: str) -> None:
-    env = dict(os.environ, ADB_MDNS="0", ANDROID_ADB_SERVER_PORT=str(port))
-    for args in (("disconnect", serial), ("kill-server",)):
+def _release_adb_server(host: AdbHostServer, serial: str, owned: bool) -> None:
+    """Disconnect ``serial``; stop the adb server too when the session owns it."""
+    if host.alive():  # never run the adb CLI without a server: it would start a daemon
         with contextlib.suppress(Exception):
-            subprocess.run([adb, "-P", str(port), *args], env=env, capture_output=True,
-                           timeout=5, check=False)
+            subprocess.run([host.adb, "-P", str(host.port), "disconnect", serial],
+                           env=host.env(), capture_output=True, timeout=5, check=False)
+    if owned:
+        host.stop()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -71,7 +76,8 @@ class SessionConfig:
 
     Attributes:
         adb_path: the adb binary (``None``: the one shipped with adbutils).
-        adb_port: port of the private adb server (``0``: a free one).
+        adb_port: port of a dedicated adb server for this session (``0``: use the process's
+            shared private adb server, see :mod:`llamatouch_emulator.adb_host`).
         device_host: loopback address our device server binds.
         device_port: port of our device server (``0``: a free one).
         start_timeout_s: bound on starting the adb server and on ``adb connect`` + waiting
@@ -112,6 +118,7 @@ class AdbSession:
         self.adb = self.config.adb_path or adb_binary()
         self._device: AdbDevice | None = None
         self._adb_started = False
+        self._host: AdbHostServer | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
     @classmethod
@@ -178,9 +185,15 @@ class AdbSession:
         """argv for the real adb binary talking to this session's server and device."""
         return [self.adb, "-P", str(self.adb_port), "-s", self.serial, *args]
 
+    def _require_server(self) -> None:
+        # The adb CLI starts a daemon server of its own when none answers: never let it.
+        if self._host is None or not self._host.alive():
+            raise DeviceError(f"the private adb server on port {self.adb_port} is not running")
+
     def run_adb(self, *args: str, timeout: float | None = None,
                 check: bool = True) -> subprocess.CompletedProcess[bytes]:
         """Run ``adb -P PORT -s SERIAL ARGS`` (bounded by ``timeout``)."""
+        self._require_server()
         proc = subprocess.run(
             self.adb_cmd(*args), env=self.env(), capture_output=True,
             timeout=timeout or self.config.command_timeout_s, check=False,
@@ -193,6 +206,7 @@ class AdbSession:
         return proc
 
     def _adb_global(self, *args: str, timeout: float) -> subprocess.CompletedProcess[bytes]:
+        self._require_server()
         return subprocess.run(
             [self.adb, "-P", str(self.adb_port), *args], env=self.env(), capture_output=True,
             timeout=timeout, check=False,
@@ -221,26 +235,14 @@ class AdbSession:
         self._connect(deadline)
 
     def _start_adb_server(self, deadline: float) -> None:
-        last = ""
-        for _attempt in range(5):
-            self.adb_port = self.config.adb_port or free_port()
-            try:
-                proc = self._adb_global("start-server",
-                                        timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired as exc:
-                raise DeviceError(f"adb start-server timed out on port {self.adb_port}") from exc
-            if proc.returncode == 0:
-                self._adb_started = True
-                # Kill this private server even if the session is never closed (garbage
-                # collection or interpreter exit), so no stray adb servers outlive a run.
-                self._finalizer = weakref.finalize(
-                    self, _kill_adb_server, self.adb, self.adb_port, self.serial
-                )
-                return
-            last = proc.stderr.decode("utf-8", "replace").strip()
-            if self.config.adb_port or time.monotonic() > deadline:
-                break
-        raise DeviceError(f"could not start a private adb server: {last}")
+        owned = bool(self.config.adb_port)
+        host = (start_adb_server(self.adb, self.config.adb_port) if owned
+                else shared_adb_server(self.adb))
+        self._host = host
+        self.adb_port = host.port
+        self._adb_started = True
+        # Disconnect (and stop a dedicated server) even if the session is never closed.
+        self._finalizer = weakref.finalize(self, _release_adb_server, host, self.serial, owned)
 
     def _connect(self, deadline: float) -> None:
         last = ""
@@ -271,7 +273,7 @@ class AdbSession:
             self._device = None
         if self._adb_started:
             if self._finalizer is not None:
-                self._finalizer()  # disconnect + kill-server, once
+                self._finalizer()  # disconnect (+ stop a dedicated server), once
             self._adb_started = False
         if self.server is not None:
             self.server.stop()
