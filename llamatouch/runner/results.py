@@ -20,8 +20,12 @@ from llamatouch.fsutil import atomic_write_json, atomic_write_text
 from llamatouch.runner.stats import flip_rate, pass_at_k, pass_hat_k, wilson_interval
 from llamatouch.trace.format import TraceManifest, find_traces, read_trace
 
-#: Episode statuses that count as finished work (an ``infra_error`` is retried on resume).
-DONE_STATUSES = frozenset({"finished", "step_limit", "agent_error"})
+#: Episode statuses that count as finished work (an ``infra_error`` is retried on resume; a
+#: ``crash`` used up its retries and is final).
+DONE_STATUSES = frozenset({"finished", "step_limit", "agent_error", "crash"})
+
+#: Failure kinds of episodes that did not run to an end: left out of the success rate.
+NOT_RUN_KINDS = frozenset({"infra", "crash"})
 
 
 @dataclass(slots=True)
@@ -33,13 +37,14 @@ class EpisodeResult:
         task_id, suite, app: what was attempted.
         trial: 0-based trial number (``--trials K`` runs trials 0..K-1).
         agent: the agent's name.
-        status: ``finished`` | ``step_limit`` | ``agent_error`` | ``infra_error``.
+        status: ``finished`` | ``step_limit`` | ``agent_error`` | ``infra_error`` | ``crash``.
         verdict: the evaluator's status: ``success`` | ``fail`` | ``error``, or ``unscored``
             (no annotation) / ``not_run`` (infrastructure failure).
         success: ``verdict == "success"``.
         failure_kind: ``""`` (success), ``agent`` (the agent failed or did not complete the
-            task), ``infra`` (device failure after retries), ``eval`` (the evaluator could not
-            decide) or ``unscored`` (the task has no annotation).
+            task), ``infra`` (device or LLM-service failure after retries), ``crash`` (the
+            episode killed its worker process on every attempt), ``eval`` (the evaluator could
+            not decide) or ``unscored`` (the task has no annotation).
         steps: actions taken (the ``finish`` action included).
         llm_calls, prompt_tokens, completion_tokens, cached_prompt_tokens: LLM usage totals.
         saved_llm_calls: LLM calls the agent avoided (AutoDroid's query optimisation).
@@ -50,6 +55,8 @@ class EpisodeResult:
         error: the agent or infrastructure error message, if any.
         reason: the evaluator's reason.
         trace_dir: the episode's trace folder, relative to the run folder.
+        oracle: the agent was handed the task's ground truth (an oracle baseline such as
+            ``replay``): not a measure of an agent's ability.
     """
 
     episode_id: str
@@ -79,6 +86,7 @@ class EpisodeResult:
     error: str
     reason: str
     trace_dir: str
+    oracle: bool = False
 
 
 def _failure_kind(status: str, verdict: str) -> str:
@@ -86,6 +94,8 @@ def _failure_kind(status: str, verdict: str) -> str:
         return ""
     if status == "infra_error":
         return "infra"
+    if status == "crash":
+        return "crash"
     if verdict == "unscored":
         return "unscored"
     if verdict == "error":
@@ -94,40 +104,45 @@ def _failure_kind(status: str, verdict: str) -> str:
 
 
 def result_from_manifest(manifest: TraceManifest, trace_dir: str) -> EpisodeResult:
-    """Build the result row of one finished episode from its manifest."""
+    """Build the result row of one finished episode from its manifest (the one builder of
+    rows: ``eval``, ``report`` and the notebooks all use it)."""
     u = manifest.usage
-    v = manifest.verdict or {}
-    verdict = "not_run" if manifest.status == "infra_error" else str(v.get("status") or "unscored")
-    steps = int(u.get("actions", max(0, manifest.num_steps)))
-    wall = float(u.get("wall_s", 0.0))
+    v = manifest.verdict
+    if manifest.status in ("infra_error", "crash"):
+        verdict = "not_run"
+    else:
+        verdict = str(v.status) if v is not None else "unscored"
+    steps = u.actions if u.actions is not None else max(0, manifest.num_steps)
+    wall = u.wall_s
     return EpisodeResult(
         episode_id=manifest.episode_id,
-        task_id=str(manifest.task.get("id", "")),
-        suite=str(manifest.task.get("suite", "")),
-        app=str(manifest.task.get("app", "")),
-        trial=int(manifest.task.get("trial", 0)),
+        task_id=manifest.task.id,
+        suite=manifest.task.suite,
+        app=manifest.task.app,
+        trial=manifest.task.trial,
         agent=str(manifest.agent.get("name", "")),
-        status=manifest.status,
+        status=str(manifest.status),
         verdict=verdict,
         success=verdict == "success",
         failure_kind=_failure_kind(manifest.status, verdict),
         steps=steps,
-        llm_calls=int(u.get("calls", 0)),
-        prompt_tokens=int(u.get("prompt_tokens", 0)),
-        completion_tokens=int(u.get("completion_tokens", 0)),
-        cached_prompt_tokens=int(u.get("cached_prompt_tokens", 0)),
-        saved_llm_calls=int(u.get("saved_calls", 0)),
-        prefill_s=float(u.get("prefill_s", 0.0)),
-        decode_s=float(u.get("decode_s", 0.0)),
-        llm_s=float(u.get("seconds", 0.0)),
-        agent_s=float(u.get("agent_s", 0.0)),
-        device_s=float(u.get("device_s", 0.0)),
+        llm_calls=u.llm.calls,
+        prompt_tokens=u.llm.prompt_tokens,
+        completion_tokens=u.llm.completion_tokens,
+        cached_prompt_tokens=u.llm.cached_prompt_tokens,
+        saved_llm_calls=u.llm.saved_calls,
+        prefill_s=u.llm.prefill_s,
+        decode_s=u.llm.decode_s,
+        llm_s=u.llm.seconds,
+        agent_s=u.agent_s,
+        device_s=u.device_s,
         wall_s=wall,
         seconds_per_step=wall / max(steps, 1),
-        infra_attempts=int(u.get("infra_attempts", 0)),
+        infra_attempts=u.infra_attempts,
         error=str(manifest.error or ""),
-        reason=str(v.get("reason", "")),
+        reason=v.reason if v is not None else "",
         trace_dir=trace_dir,
+        oracle=manifest.agent.get("oracle") is True,
     )
 
 
@@ -166,6 +181,9 @@ class GroupSummary:
             (scored or not; infrastructure failures excluded).
         saved_llm_calls: total LLM calls avoided.
         seconds_per_step: total wall seconds over total steps.
+        crash_failures: episodes that crashed their worker on every attempt (left out of the
+            rate, like infrastructure failures).
+        oracle_episodes: episodes whose agent was handed the ground truth.
     """
 
     name: str
@@ -183,10 +201,12 @@ class GroupSummary:
     mean_tokens: float
     saved_llm_calls: int
     seconds_per_step: float
+    crash_failures: int = 0
+    oracle_episodes: int = 0
 
 
 def summarize_group(name: str, rows: list[EpisodeResult]) -> GroupSummary:
-    ran = [r for r in rows if r.failure_kind != "infra"]
+    ran = [r for r in rows if r.failure_kind not in NOT_RUN_KINDS]
     scored = [r for r in ran if r.failure_kind != "unscored"]
     n = len(scored)
     s = sum(r.success for r in scored)
@@ -209,6 +229,8 @@ def summarize_group(name: str, rows: list[EpisodeResult]) -> GroupSummary:
         mean_tokens=sum(r.prompt_tokens + r.completion_tokens for r in ran) / m if m else 0.0,
         saved_llm_calls=sum(r.saved_llm_calls for r in ran),
         seconds_per_step=sum(r.wall_s for r in ran) / steps if steps else 0.0,
+        crash_failures=sum(r.failure_kind == "crash" for r in rows),
+        oracle_episodes=sum(r.oracle for r in rows),
     )
 
 
@@ -272,7 +294,9 @@ def summarize(rows: list[EpisodeResult], k: int = 1) -> RunSummary:
         by_task[r.task_id].append(r)
     per_task: list[TaskTrials] = []
     for task_id, trs in sorted(by_task.items()):
-        ran = sorted((r for r in trs if r.status != "infra_error"), key=lambda r: r.trial)
+        ran = sorted(
+            (r for r in trs if r.failure_kind not in NOT_RUN_KINDS), key=lambda r: r.trial
+        )
         n, c = len(ran), sum(r.success for r in ran)
         ok = 0 < k <= n
         per_task.append(
@@ -333,6 +357,17 @@ def format_table(summary: RunSummary) -> str:
             f"{g.agent_failures:>6} {g.infra_failures:>6} {g.mean_steps:>6.1f} "
             f"{g.mean_llm_calls:>6.1f} {g.saved_llm_calls:>5} {g.mean_tokens:>7.0f} "
             f"{g.seconds_per_step:>7.2f}"
+        )
+    o = summary.overall
+    if o.crash_failures:
+        lines.append(
+            f"{o.crash_failures} episode(s) crashed their worker process on every attempt "
+            "(failure kind 'crash', left out of the rate)"
+        )
+    if o.oracle_episodes:
+        lines.append(
+            f"ORACLE RUN: the agent was handed the ground truth in {o.oracle_episodes} "
+            "episode(s); its rate checks the testbed, it does not measure an agent"
         )
     if summary.k > 1:
         pk, phk = summary.mean_pass_at_k(), summary.mean_pass_hat_k()
