@@ -52,7 +52,8 @@ from llamatouch.llm.recorded import (
     read_released_reply,
 )
 from llamatouch.ui.droidbot import load_json_file, screen_from_droidbot
-from llamatouch.ui.html_agreement import parse_state_html
+from llamatouch.ui.html import COMPACT_STYLE
+from llamatouch.ui.html_agreement import parse_state_html, recorded_style
 from llamatouch.ui.node import UIScreen
 from llamatouch_agents.autodroid.agent import AutoDroidAgent
 from llamatouch_agents.autodroid.memory import AppMemory, MemoryHit
@@ -85,6 +86,9 @@ class OfflineConfig:
             loading a model: uncovered steps count as wrong and make no LLM call.
         screen: ``rendered`` (our rendering of the record's state file; default) or
             ``recorded`` (the record's own ``State`` HTML).
+        dialect: ``recorded``: render in the dialect of the record's ``State`` (DroidTask's
+            recorder wrote two, see :func:`llamatouch.ui.html_agreement.recorded_style`);
+            ``compact``: our default dialect, what the agent shows online.
     """
 
     droidtask_dir: Path
@@ -94,6 +98,7 @@ class OfflineConfig:
     out: Path | None = None
     ask_llm: bool = True
     screen: str = "rendered"
+    dialect: str = "recorded"
 
 
 @dataclass(slots=True)
@@ -423,7 +428,8 @@ def _shown(
         screen = screens.screen_for(app, rec)
         if screen is None:
             return None
-        view = build_view(screen, include_offscreen=True)
+        style = recorded_style(recorded_html) if config.dialect == "recorded" else COMPACT_STYLE
+        view = build_view(screen, include_offscreen=True, style=style)
         html = view.text()
     elements = parse_state_html(html, document_order=True)
     if view is not None:

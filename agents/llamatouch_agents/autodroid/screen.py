@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from llamatouch.actions import Action, Key, Scroll, Tap, Type
-from llamatouch.ui.html import render_html
+from llamatouch.ui.html import COMPACT_STYLE, HtmlStyle, render_html
 from llamatouch.ui.node import UINode, UIScreen
 
 #: Choice kinds: what acting on the element means.
@@ -82,16 +82,26 @@ def screen_signature(screen: UIScreen) -> str:
     return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
 
 
-def build_view(screen: UIScreen, *, include_offscreen: bool = False) -> ScreenView:
+def build_view(
+    screen: UIScreen, *, include_offscreen: bool = False, style: HtmlStyle = COMPACT_STYLE
+) -> ScreenView:
     """Render ``screen`` into choices: the HTML elements, then scroll pseudo elements; the
-    ``go back`` element stays last. Elements scrolled out of view are not offered by default:
+    ``go back`` element stays last (with ``include_offscreen``: where the rendering puts it).
+    Elements scrolled out of view are not offered by default:
     their bounds are clipped, so a tap on them would land elsewhere; the scroll choices reach
-    them. ``include_offscreen=True`` lists them after ``go back`` as the recorded DroidTask
-    views do (offline evaluation on recorded screens, where nothing is tapped)."""
-    view = render_html(screen, include_offscreen=include_offscreen)
+    them. ``include_offscreen=True`` lists every element as the recorded DroidTask views do
+    (offline evaluation on recorded screens, where nothing is tapped or scrolled): the
+    elements out of view are offered and the scroll choices are not. ``style`` is the HTML
+    dialect (:class:`~llamatouch.ui.html.HtmlStyle`)."""
+    view = render_html(screen, include_offscreen=include_offscreen, style=style)
     choices: list[Choice] = []
     back = None
     for el in view.elements:
+        if (el.kind == "back" or el.node is None) and include_offscreen:
+            cid = len(choices)  # in place, as recorded: the elements out of view follow it
+            html = f"<button id={cid}>go back</button>"
+            choices.append(Choice(cid, "button", "go back", html, "back", None, ""))
+            continue
         if el.kind == "back" or el.node is None:
             back = el
             continue
@@ -99,7 +109,7 @@ def build_view(screen: UIScreen, *, include_offscreen: bool = False) -> ScreenVi
         cid = len(choices)
         html = _retag(el.to_html(), el.id, cid)
         choices.append(Choice(cid, el.tag, el.text, html, kind, el.node, screen.key(el.node)))
-    for n in screen.nodes:
+    for n in [] if include_offscreen else screen.nodes:
         if not (n.scrollable and n.visible and n.bounds.area > 0):
             continue
         name = n.short_id or n.short_class
