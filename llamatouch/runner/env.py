@@ -69,6 +69,7 @@ class EpisodeEnv:
     Attributes:
         device_s: seconds spent in device calls so far (reset, observe, act).
         index: the index of the current observation (0 after :meth:`reset`).
+        observation: the current observation (``None`` before :meth:`reset`).
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class EpisodeEnv:
         self.record_packages = record_packages
         self.device_s = 0.0
         self.index = 0
+        self.observation: Observation | None = None
 
     def reset(self, task: Task) -> Observation:
         """Reset the device to ``task``'s start and return the first observation."""
@@ -102,18 +104,23 @@ class EpisodeEnv:
         """The current screen (an infrastructure failure if the device cannot give it)."""
         t0 = time.perf_counter()
         try:
-            return self.device.observe(with_packages=self.record_packages)
+            self.observation = self.device.observe(with_packages=self.record_packages)
+            return self.observation
         except DeviceError as exc:
             msg = f"device failed observing step {self.index}: {exc}"
             raise InfraFailure(msg, self.index) from exc
         finally:
             self.device_s += time.perf_counter() - t0
 
-    def step(self, action: Action, screen_w: int, screen_h: int) -> StepOutcome:
-        """Execute ``action`` (checked against the screen size) and observe the next screen."""
+    def step(self, action: Action) -> StepOutcome:
+        """Execute ``action`` (checked against the current screen's size) and observe the next
+        screen."""
+        if self.observation is None:
+            raise RuntimeError("EpisodeEnv.step() before reset()")
+        screen = self.observation.screen
         t0 = time.perf_counter()
         try:
-            check_on_screen(action, screen_w, screen_h)
+            check_on_screen(action, screen.width, screen.height)
             result = self.device.act(action)
         except ActionError as exc:
             return StepOutcome(None, None, str(exc), {"act": time.perf_counter() - t0})

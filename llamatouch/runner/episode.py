@@ -117,7 +117,7 @@ def run_episode(
         if isinstance(answer.action, Finish):
             rec_.finished(rec, answer.action.status)
             return _end(rec_, env, rec, obs, EpisodeStatus.FINISHED)
-        outcome = env.step(answer.action, obs.screen.width, obs.screen.height)
+        outcome = env.step(answer.action)
         rec_.acted(rec, outcome)
         if outcome.observation is None:
             rec.error = f"invalid action at step {rec.index}: {outcome.invalid}"

@@ -20,6 +20,7 @@ import ctypes
 import logging
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -132,8 +133,16 @@ class _Proc:
             name=f"llamatouch-eval-worker-{index}",
             daemon=True,
         )
-        process.start()
-        child_end.close()
+        try:
+            process.start()  # pickles the context: its factories must be importable callables
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            parent_end.close()
+            raise WorkerError(
+                f"worker {index}: the run's agent/device factory cannot be sent to a worker "
+                f"process ({exc}); use a module-level callable, or InProcessExecutor"
+            ) from exc
+        finally:
+            child_end.close()
         return cls(index, process, parent_end)
 
     def give(self, item: EpisodeWork) -> None:

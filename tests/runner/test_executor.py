@@ -75,3 +75,18 @@ def test_work_context_and_outcomes_pickle(tmp_path: Path) -> None:
     outcome = EpisodeOutcome(work.spec.episode_id, EpisodeStatus.FINISHED, 3, 2, "", 1)
     for obj in (context, work, outcome):
         assert pickle.loads(pickle.dumps(obj)) == obj
+
+
+def test_an_unpicklable_factory_is_a_clear_error(tmp_path: Path) -> None:
+    import pytest
+
+    from llamatouch.runner import EvalConfig, LocalProcessExecutor, WorkerError, run_eval
+    from llamatouch_agents.random_agent import RandomAgent
+
+    with pytest.raises(WorkerError, match="InProcessExecutor"):
+        run_eval(
+            EvalConfig(agent="random", out=tmp_path / "run", devices=("virtual",),
+                       task_ids=("contacts-call-alice",)),
+            agent_factory=lambda options: RandomAgent(options),
+            executor=LocalProcessExecutor(),
+        )
