@@ -91,7 +91,7 @@ def run_episode(
     oracle). Raises :class:`InfraFailure` on device failures and an unavailable LLM.
     """
     manifest = episode_manifest(spec, agent_info(agent), capabilities)
-    rec_ = TraceRecorder(trace_dir, manifest, infra_attempts)
+    recorder = TraceRecorder(trace_dir, manifest, infra_attempts)
     view = AgentTask.from_task(
         spec.task, max_steps=spec.max_steps, trial=spec.trial, world=spec.world,
         oracle=type(agent).oracle,
@@ -99,30 +99,31 @@ def run_episode(
     _, failed, dt = _timed(0, lambda: agent.reset(view, capabilities))
     obs = env.reset(spec.task)
     if failed is not None:
-        rec = rec_.observed(obs, 0)
-        rec_.agent_failed(rec, f"agent reset failed: {describe(failed)}", failed, dt)
-        return _end(rec_, env, rec, obs, EpisodeStatus.AGENT_ERROR)
+        rec = recorder.observed(obs, 0)
+        recorder.agent_failed(rec, f"agent reset failed: {describe(failed)}", failed, dt)
+        return _end(recorder, env, rec, obs, EpisodeStatus.AGENT_ERROR)
     history: list[StepHistory] = []
     while True:
-        rec = rec_.observed(obs, env.index)
-        if rec_.actions >= spec.max_steps:
+        rec = recorder.observed(obs, env.index)
+        if recorder.actions >= spec.max_steps:
             rec.reasoning = f"step limit ({spec.max_steps}) reached"
-            return _end(rec_, env, rec, obs, EpisodeStatus.STEP_LIMIT)
+            return _end(recorder, env, rec, obs, EpisodeStatus.STEP_LIMIT)
         answer, failed, dt = _timed(rec.index, _asker(agent, obs, history))
         if failed is not None or answer is None:
             exc = failed or AgentFailure("no answer")
-            rec_.agent_failed(rec, f"agent failed at step {rec.index}: {describe(exc)}", exc, dt)
-            return _end(rec_, env, rec, obs, EpisodeStatus.AGENT_ERROR)
-        rec_.answered(rec, answer, dt)
+            msg = f"agent failed at step {rec.index}: {describe(exc)}"
+            recorder.agent_failed(rec, msg, exc, dt)
+            return _end(recorder, env, rec, obs, EpisodeStatus.AGENT_ERROR)
+        recorder.answered(rec, answer, dt)
         if isinstance(answer.action, Finish):
-            rec_.finished(rec, answer.action.status)
-            return _end(rec_, env, rec, obs, EpisodeStatus.FINISHED)
+            recorder.finished(rec, answer.action.status)
+            return _end(recorder, env, rec, obs, EpisodeStatus.FINISHED)
         outcome = env.step(answer.action)
-        rec_.acted(rec, outcome)
+        recorder.acted(rec, outcome)
         if outcome.observation is None:
             rec.error = f"invalid action at step {rec.index}: {outcome.invalid}"
-            return _end(rec_, env, rec, obs, EpisodeStatus.AGENT_ERROR)
-        rec_.write(rec, obs)
+            return _end(recorder, env, rec, obs, EpisodeStatus.AGENT_ERROR)
+        recorder.write(rec, obs)
         history.append(_history(rec.index, answer, outcome.result, obs))
         obs = outcome.observation
 
