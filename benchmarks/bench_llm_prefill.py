@@ -18,7 +18,20 @@ can keep:
 
 Target (issue 5): at least 2x less prefill time per step after the first with caching.
 
-Run: ``.venv/bin/python benchmarks/bench_llm_prefill.py [--steps N] [--threads N]``
+Two more sections:
+
+- ``throughput``: prefill tokens/s of the whole ~950-token prompt from an empty cache, and the
+  build's CPU features (``llama_print_system_info``) -- run it under two builds (the portable
+  one in ``.venv``, a native one in a throwaway venv) to see what portability costs;
+- ``decode``: our backend's decode against llama-cpp-python's own ``create_completion`` on the
+  same prompt tokens and the same ``Llama`` object, interleaved, with and without the JSON-schema
+  grammar. Both calls find the prompt in the KV cache, so the call time is decode time; the
+  figures are tokens per second of wall-clock time and, robust to other load on the machine
+  when ``--threads 1``, milliseconds of process CPU time per token. Target (issue 15): our
+  decode >= 90% of the library's.
+
+Run: ``.venv/bin/python benchmarks/bench_llm_prefill.py [--steps N] [--threads N]
+[--rounds N] [--sections prefix,throughput,decode,encoder]``
 """
 
 from __future__ import annotations
@@ -26,9 +39,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
-from llamatouch.embed.minilm import MiniLMConfig, MiniLMEncoder
 from llamatouch.llm import ChatMessage, LLMConfig, LLMResult, load_backend
 from llamatouch.llm.llamacpp import LlamaCppBackend
 
@@ -135,7 +148,104 @@ def run_layout(cached: LlamaCppBackend, fresh: LlamaCppBackend, layout: str,
     return mf / mc
 
 
+def _timed(fn: Callable[[], int]) -> tuple[int, float, float]:
+    """Run ``fn`` (returns a token count); its count, wall seconds and process CPU seconds."""
+    w, c = time.perf_counter(), time.process_time()
+    n = fn()
+    return n, time.perf_counter() - w, time.process_time() - c
+
+
+def bench_throughput(backend: LlamaCppBackend, rounds: int) -> dict[str, float]:
+    """Prefill of the whole prompt from an empty cache, and greedy decode, of our backend."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
+    print(f"\n== throughput ({backend.config.threads()} thread(s)) ==\nllama.cpp: {info}")
+    msgs = prompt(0, "stable-first")
+    pf_wall: list[float] = []
+    pf_cpu: list[float] = []
+    dec_wall: list[float] = []
+    dec_cpu: list[float] = []
+    for _ in range(rounds):
+        backend.reset_cache()
+        w, c = time.perf_counter(), time.process_time()
+        r = backend.complete(msgs, max_tokens=1)
+        wall, cpu = time.perf_counter() - w, time.process_time() - c
+        pf_wall.append(r.usage.prompt_tokens / r.usage.prefill_s)
+        pf_cpu.append(r.usage.prompt_tokens / cpu)
+        n, wall, cpu = _timed(lambda: backend.complete(msgs, max_tokens=64).usage
+                              .completion_tokens)
+        dec_wall.append(n / wall)
+        dec_cpu.append(n / cpu)
+    out = {
+        "prefill_tps": statistics.median(pf_wall), "prefill_tps_cpu": statistics.median(pf_cpu),
+        "decode_tps": statistics.median(dec_wall), "decode_tps_cpu": statistics.median(dec_cpu),
+    }
+    print(f"prefill ({r.usage.prompt_tokens} tokens, empty cache): {out['prefill_tps']:.0f} "
+          f"tokens/s wall, {out['prefill_tps_cpu']:.0f} tokens per CPU-second (median of "
+          f"{rounds})")
+    print(f"decode (greedy, no grammar, {n} tokens): {out['decode_tps']:.1f} tokens/s wall, "
+          f"{out['decode_tps_cpu']:.1f} tokens per CPU-second")
+    return out
+
+
+def bench_decode(backend: LlamaCppBackend, rounds: int) -> dict[str, float]:
+    """Our decode loop against ``Llama.create_completion``, side by side on one ``Llama``."""
+    print(f"\n== decode: our backend vs llama-cpp-python's create_completion "
+          f"({backend.config.threads()} thread(s), {rounds} interleaved rounds) ==")
+    msgs = prompt(0, "stable-first")
+    tokens = backend.tokenize_prompt(msgs)
+    grammar = backend.grammar_for(SCHEMA)
+    llama = backend.llama
+    backend.complete(msgs, max_tokens=1)  # the prompt is in the KV cache from here on
+
+    def ours(schema: dict[str, Any] | None) -> int:
+        return backend.complete(msgs, json_schema=schema, max_tokens=64).usage.completion_tokens
+
+    def library(use_grammar: bool) -> int:
+        out: Any = llama.create_completion(tokens, max_tokens=64, temperature=0.0,
+                                           grammar=grammar if use_grammar else None)
+        return int(out["usage"]["completion_tokens"])
+
+    runs: dict[str, Callable[[], int]] = {
+        "ours+grammar": lambda: ours(SCHEMA),
+        "library+grammar": lambda: library(True),
+        "ours": lambda: ours(None),
+        "library": lambda: library(False),
+    }
+    wall: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
+    counts: dict[str, int] = {}
+    for _ in range(rounds):
+        for name, fn in runs.items():
+            n, w, c = _timed(fn)
+            counts[name] = n
+            wall[name].append(n / w)
+            cpu[name].append(1000 * c / n)
+    tps = {k: statistics.median(v) for k, v in wall.items()}
+    ms = {k: statistics.median(v) for k, v in cpu.items()}
+    print(f"{'':16} {'tokens':>6} {'tokens/s wall':>14} {'CPU ms/token':>13}")
+    for name in runs:
+        print(f"{name:16} {counts[name]:>6} {tps[name]:>14.1f} {ms[name]:>13.2f}")
+    ratios = {
+        "grammar: ours / library": tps["ours+grammar"] / tps["library+grammar"],
+        "no grammar: ours / library": tps["ours"] / tps["library"],
+        "ours+grammar / library without grammar": tps["ours+grammar"] / tps["library"],
+    }
+    cpu_ratios = {
+        "grammar: ours / library": ms["library+grammar"] / ms["ours+grammar"],
+        "no grammar: ours / library": ms["library"] / ms["ours"],
+        "ours+grammar / library without grammar": ms["library"] / ms["ours+grammar"],
+    }
+    for k, r in ratios.items():
+        print(f"decode speed, {k}: {100 * r:.0f}% wall, {100 * cpu_ratios[k]:.0f}% by CPU time "
+              "(target >= 90%)")
+    return {k: cpu_ratios[k] for k in ratios}
+
+
 def bench_encoder() -> None:
+    from llamatouch.embed.minilm import MiniLMConfig, MiniLMEncoder
+
     print("\n== sentence encoder (all-MiniLM-L6-v2, numpy) ==")
     texts = [f"tap the {LABELS[i % len(LABELS)]} button to open page {i} of the settings"
              for i in range(512)]
@@ -163,23 +273,43 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="repetitions of the throughput and decode measurements")
+    ap.add_argument("--sections", default="prefix,throughput,decode,encoder",
+                    help="comma-separated: prefix, throughput, decode, encoder")
     args = ap.parse_args()
+    sections = {s.strip() for s in args.sections.split(",") if s.strip()}
+    unknown = sections - {"prefix", "throughput", "decode", "encoder"}
+    if unknown:
+        ap.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     base = LLMConfig(n_ctx=4096, n_threads=args.threads, timeout_s=600.0)
     t = time.perf_counter()
     cached = load_backend(base)
-    fresh = load_backend(LLMConfig(n_ctx=4096, n_threads=args.threads, timeout_s=600.0,
-                                   prefix_cache=False))
-    assert isinstance(cached, LlamaCppBackend) and isinstance(fresh, LlamaCppBackend)
+    assert isinstance(cached, LlamaCppBackend)
     print(f"model: {cached.model_name}, threads: {base.threads()}, "
-          f"two instances loaded in {time.perf_counter() - t:.2f} s")
-    ratios = {layout: run_layout(cached, fresh, layout, args.steps)
-              for layout in ("stable-first", "history-first")}
+          f"loaded in {time.perf_counter() - t:.2f} s")
+    ratios: dict[str, float] = {}
+    if "prefix" in sections:
+        fresh = load_backend(LLMConfig(n_ctx=4096, n_threads=args.threads, timeout_s=600.0,
+                                       prefix_cache=False))
+        assert isinstance(fresh, LlamaCppBackend)
+        ratios = {layout: run_layout(cached, fresh, layout, args.steps)
+                  for layout in ("stable-first", "history-first")}
+        fresh.close()
+    throughput = bench_throughput(cached, args.rounds) if "throughput" in sections else {}
+    decode = bench_decode(cached, args.rounds) if "decode" in sections else {}
     cached.close()
-    fresh.close()
-    bench_encoder()
+    if "encoder" in sections:
+        bench_encoder()
     print("\n== summary ==")
     for layout, r in ratios.items():
         print(f"{layout}: prefill per step after the first is {r:.1f}x lower with prefix caching")
+    if throughput:
+        print(f"prefill {throughput['prefill_tps']:.0f} tokens/s, decode "
+              f"{throughput['decode_tps']:.1f} tokens/s (wall); per CPU-second: prefill "
+              f"{throughput['prefill_tps_cpu']:.0f}, decode {throughput['decode_tps_cpu']:.1f}")
+    for k, r in decode.items():
+        print(f"decode, {k}: {100 * r:.0f}% (CPU time per token)")
 
 
 if __name__ == "__main__":
