@@ -12,9 +12,10 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from llamatouch import __version__
-from llamatouch.errors import LlamaTouchError
+from llamatouch.errors import InputFormatError, LlamaTouchError
 
 #: (command, module, one-line help) in the order ``--help`` lists them.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -30,8 +31,15 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (and exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="llamatouch",
         description="A testbed for mobile UI agents: run agents on real or virtual Android "
         "devices, record their traces, and score them against essential states.",
@@ -60,7 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     mod = importlib.import_module(f"llamatouch.cli.{args._module}")
     try:
         return int(mod.run(args))
+    except InputFormatError as exc:  # a file the user gave is malformed: a usage error
+        print(f"llamatouch {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except LlamaTouchError as exc:
+        print(f"llamatouch {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a path that cannot be read or written (permissions, disk full)
+        logging.getLogger(__name__).debug("OS error", exc_info=True)
         print(f"llamatouch {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from llamatouch.cli import args as argtypes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("trace_dir", type=Path, help="ground-truth episode folder (trace v1)")
+    parser.add_argument("trace_dir", type=argtypes.existing_dir,
+                        help="ground-truth episode folder (trace v1)")
     parser.add_argument(
         "--annotations",
-        type=Path,
+        type=argtypes.output_dir,
         default=None,
         help="annotation store the tool saves to (default: the repository's annotations/)",
     )
-    parser.add_argument("--task-id", default="", help="task id (default: from the trace)")
-    parser.add_argument("--host", default="127.0.0.1",
+    parser.add_argument("--task-id", type=argtypes.text_arg(200), default="",
+                        help="task id (default: from the trace)")
+    parser.add_argument("--host", type=argtypes.text_arg(255), default="127.0.0.1",
                         help="interface to listen on (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    parser.add_argument("--port", type=argtypes.port_or_any, default=8765,
+                        help="port, 1..65535 (0: any free port; default 8765)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(ns: argparse.Namespace) -> int:
     import webbrowser
 
     from llamatouch.paths import annotations_dir
@@ -31,24 +35,24 @@ def run(args: argparse.Namespace) -> int:
 
     session = AnnotationSession(
         SessionConfig(
-            trace_dir=args.trace_dir.resolve(),
-            annotations_dir=(args.annotations or annotations_dir()).resolve(),
-            task_id=args.task_id,
+            trace_dir=ns.trace_dir.resolve(),
+            annotations_dir=(ns.annotations or annotations_dir()).resolve(),
+            task_id=ns.task_id,
         )
     )
     token = new_token()
-    server = make_server(create_app(session, token), args.host, args.port)
+    server = make_server(create_app(session, token), ns.host, ns.port)
     raw_host = server.server_address[0]
     host = raw_host.decode() if isinstance(raw_host, bytes) else str(raw_host)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{server.server_port}/?token={token}"
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {args.host}: anyone who can reach it and has the URL "
+    if ns.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {ns.host}: anyone who can reach it and has the URL "
               "can read the trace and write annotations", file=sys.stderr)
     print(f"annotating {session.config.task_id} ({len(session.trace.steps)} steps)")
     print(f"saving to {session.config.annotations_dir}")
     print(f"open {url}", flush=True)
-    if not args.no_browser:
+    if not ns.no_browser:
         webbrowser.open(url)
     try:
         server.serve_forever()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
+
+from llamatouch.cli import args as argtypes
 
 KINDS = ("droidtask", "droidbot", "llamatouch-gt", "agentenv")
 
@@ -29,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(all of them in DIR/import-report.json). See docs/datasets.md.",
     )
     imp.add_argument("kind", choices=KINDS, help="dataset layout")
-    imp.add_argument("path", type=Path, help="the dataset folder (your own download)")
-    imp.add_argument("--out", type=Path, required=True, help="output folder")
+    imp.add_argument("path", type=argtypes.existing_dir,
+                     help="the dataset folder (your own download)")
+    imp.add_argument("--out", type=argtypes.output_dir, required=True, help="output folder")
     imp.add_argument(
         "--no-traces",
         action="store_true",
@@ -38,14 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     imp.add_argument(
         "--metadata",
-        type=Path,
+        type=argtypes.existing_file,
         default=None,
         help="llamatouch-gt: the llamatouch_task_metadata.tsv (default: PATH/"
         "llamatouch_task_metadata.tsv when present)",
     )
     imp.add_argument(
         "--max-problems",
-        type=int,
+        type=argtypes.non_negative_int,
         default=20,
         help="problems listed in full (all are in import-report.json); default 20",
     )

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from llamatouch.cli import args as argtypes
+
 
 def _workers(text: str) -> int:
     """``--workers``: an integer >= 1."""
@@ -32,11 +34,14 @@ def _workers(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("traces_dir", metavar="TRACES_DIR", help="folder of trace folders")
+    parser.add_argument("traces_dir", metavar="TRACES_DIR", type=argtypes.existing_dir,
+                        help="folder of trace folders")
     parser.add_argument(
-        "--annotations", required=True, metavar="DIR", help="folder of <task_id>.json files"
+        "--annotations", required=True, metavar="DIR", type=argtypes.existing_dir,
+        help="folder of <task_id>.json files"
     )
-    parser.add_argument("--labels", metavar="CSV", help="human labels: episode,human[,note]")
+    parser.add_argument("--labels", metavar="CSV", type=argtypes.existing_file,
+                        help="human labels: episode,human[,note]")
     parser.add_argument(
         "--evaluator",
         choices=("essential", "exact", "lcs"),
@@ -44,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="essential states (default), AITW exact action match, or LCS over actions",
     )
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    parser.add_argument("--out", metavar="FILE", help="write the results here (default stdout)")
+    parser.add_argument("--out", metavar="FILE", type=argtypes.output_file,
+                        help="write the results here (default stdout)")
     parser.add_argument(
         "--allow-shared-screen",
         action="store_true",
@@ -64,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lcs-threshold",
-        type=float,
+        type=argtypes.fraction,
         default=1.0,
         help="LCS evaluator: success when LCS/len(ground truth) >= this (default 1.0)",
     )

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from llamatouch.cli import args as argtypes
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -24,10 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lst.add_argument(
         "suite",
         nargs="?",
+        type=argtypes.text_arg(4096),
         default=None,
         help="a shipped suite name (demo) or a suite JSON file; omit to list the shipped suites",
     )
-    lst.add_argument("--width", type=int, default=70, help="instruction column width (default 70)")
+    lst.add_argument("--width", type=argtypes.int_range(10, 10_000), default=70,
+                     help="instruction column width (default 70)")
 
 
 def _clip(text: str, width: int) -> str:
@@ -35,14 +39,14 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
 
 
-def run(args: argparse.Namespace) -> int:
-    if getattr(args, "action", None) != "list":
+def run(ns: argparse.Namespace) -> int:
+    if getattr(ns, "action", None) != "list":
         print("usage: llamatouch tasks list [SUITE_OR_FILE]", file=sys.stderr)
         return 2
     from llamatouch.paths import tasks_dir
     from llamatouch.tasks import load_suite
 
-    if args.suite is None:
+    if ns.suite is None:
         files = sorted(tasks_dir().glob("*.json"))
         print(f"{'suite':<20}{'tasks':>6}  {'world':<20}file")
         for f in files:
@@ -50,14 +54,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"{suite.suite:<20}{len(suite.tasks):>6}  {suite.world or '-':<20}{f}")
         print(f"{len(files)} suite(s) in {tasks_dir()}")
         return 0
-    suite = load_suite(args.suite if Path(args.suite).exists() else str(args.suite))
+    suite = load_suite(ns.suite if Path(ns.suite).exists() else str(ns.suite))
     rows = [
         (
             t.id,
             t.app_label or t.app,
             str(len(t.gt_actions)) if t.gt_actions else "-",
             t.world or suite.world or "-",
-            _clip(t.instruction, args.width),
+            _clip(t.instruction, ns.width),
         )
         for t in suite.tasks
     ]

@@ -18,11 +18,13 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from llamatouch.errors import ImageFormatError, LlamaTouchError
+from llamatouch.errors import LlamaTouchError
 from llamatouch.fsutil import atomic_write_bytes, atomic_write_text
 from llamatouch.report.charts import StackedRow, colour, column_bars, stacked_bars
 from llamatouch.report.data import Episode, RunData, load_run
 from llamatouch.trace.format import TraceStep
+from llamatouch.trace.records import action_to_json
+from llamatouch.ui.image import decode_image
 from llamatouch.web.screens import describe_action, step_png, step_screen, step_view
 
 log = logging.getLogger(__name__)
@@ -76,15 +78,12 @@ class _Images:
         self.files_dir = cfg.out.parent / f"{cfg.out.stem}_files"
         self.count = 0
 
-    def url(self, png: bytes, name: str) -> str:
+    def url(self, png: bytes, name: str, source: str | Path = "") -> str:
         """The image's URL (data URI or relative path); raises ImageFormatError on bad bytes."""
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
 
-        try:
-            with Image.open(io.BytesIO(png)) as src:
-                img: Image.Image = src.convert("RGB")
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise ImageFormatError(name, str(exc)) from exc
+        with decode_image(png, source or name) as src:  # safe: size checked before decoding
+            img: Image.Image = src.convert("RGB")
         if img.width > self.cfg.thumb_width:
             h = round(img.height * self.cfg.thumb_width / img.width)
             img = img.resize((self.cfg.thumb_width, h), Image.Resampling.LANCZOS)
@@ -168,7 +167,7 @@ def _step_entries(ep: Episode, images: _Images, cfg: ReportConfig,
                   problems: list[str]) -> list[dict[str, Any]]:
     if ep.trace is None:
         return []
-    cp_steps = (ep.verdict or {}).get("checkpoint_steps") or []
+    cp_steps = ep.verdict.checkpoint_steps if ep.verdict is not None else []
     satisfied: dict[int, list[int]] = defaultdict(list)
     for ci, s in enumerate(cp_steps):
         if isinstance(s, int):
@@ -185,9 +184,10 @@ def _step_entries(ep: Episode, images: _Images, cfg: ReportConfig,
         try:
             png = step_png(step, step_screen(step))
             if png:
-                img = images.url(png, f"{_anchor(ep.episode_id)}/{step.index:04d}")
+                source = step.folder / "screen.png" if step.record.has_screenshot else ""
+                img = images.url(png, f"{_anchor(ep.episode_id)}/{step.index:04d}", source)
         except LlamaTouchError as exc:
-            img_error = f"screenshot unreadable: {exc}"
+            img_error = f"unreadable screenshot: {exc}"
             problems.append(f"{ep.episode_id} step {step.index}: {img_error}")
         out.append({
             "index": step.index,
@@ -195,7 +195,7 @@ def _step_entries(ep: Episode, images: _Images, cfg: ReportConfig,
             "wire": Markup(_wireframe(view)) if img is None else None,  # noqa: S704
             "overlay": Markup(_overlay(view)),  # noqa: S704 (built from escaped parts)
             "aspect": f"{view['width'] or 9} / {view['height'] or 19}",
-            "action": describe_action(step.record.action),
+            "action": describe_action(action_to_json(step.record.action)),
             "activity": step.record.activity,
             "checkpoints": satisfied.get(step.index, []),
             "error": step.record.error,
@@ -207,22 +207,19 @@ def _step_entries(ep: Episode, images: _Images, cfg: ReportConfig,
 
 def _evidence(ep: Episode) -> list[dict[str, Any]]:
     rows = []
-    for e in (ep.verdict or {}).get("evidence") or []:
-        if not isinstance(e, dict):
-            continue
-        passed = e.get("passed")
+    for e in ep.verdict.evidence if ep.verdict is not None else []:
         rows.append({
-            "checkpoint": e["checkpoint"] if isinstance(e.get("checkpoint"), int) else "",
-            "primitive": e.get("primitive", ""),
-            "type": e.get("type", ""),
-            "step": e.get("step"),
-            "passed": passed,
-            "mark": "✓" if passed is True else ("✗" if passed is False else "?"),
-            "score": _fmt_value(e.get("score")),
-            "threshold": _fmt_value(e.get("threshold")),
-            "expected": _fmt_value(e.get("expected")),
-            "found": _fmt_value(e.get("found")),
-            "detail": str(e.get("detail", "")),
+            "checkpoint": e.checkpoint,
+            "primitive": e.primitive,
+            "type": e.type,
+            "step": e.step,
+            "passed": e.passed,
+            "mark": "✓" if e.passed is True else ("✗" if e.passed is False else "?"),
+            "score": _fmt_value(e.score),
+            "threshold": _fmt_value(e.threshold),
+            "expected": _fmt_value(e.expected),
+            "found": _fmt_value(e.found),
+            "detail": e.detail,
         })
     return rows
 
@@ -234,8 +231,8 @@ def _charts(run: RunData) -> list[Markup]:
     by_app: dict[str, Counter[str]] = defaultdict(Counter)
     by_agent: dict[str, Counter[str]] = defaultdict(Counter)
     for ep in eps:
-        by_app[str(ep.row.get("app") or "?")][ep.status] += 1
-        by_agent[str(ep.row.get("agent") or "?")][ep.status] += 1
+        by_app[ep.row.app or "?"][ep.status] += 1
+        by_agent[ep.row.agent or "?"][ep.status] += 1
     cats = [c for c in VERDICT_ORDER if any(ep.status == c for ep in eps)]
     cats += sorted({ep.status for ep in eps} - set(cats))
     charts = [Markup(stacked_bars(  # noqa: S704 (charts escape every text)
@@ -246,10 +243,10 @@ def _charts(run: RunData) -> list[Markup]:
             [StackedRow(a, dict(c)) for a, c in sorted(by_agent.items())],
             cats, title="Success by agent")))
     charts.append(Markup(column_bars(  # noqa: S704
-        [(ep.episode_id, float(ep.row.get("steps") or 0), ep.status) for ep in eps],
+        [(ep.episode_id, float(ep.row.steps), ep.status) for ep in eps],
         title="Steps per episode", unit=" steps")))
     charts.append(Markup(column_bars(  # noqa: S704
-        [(ep.episode_id, float(ep.row.get("wall_s") or 0), ep.status) for ep in eps],
+        [(ep.episode_id, ep.row.wall_s, ep.status) for ep in eps],
         title="Time per episode", unit=" s")))
     return charts
 
@@ -262,28 +259,29 @@ def build_report(run_dir: str | Path, cfg: ReportConfig) -> dict[str, Any]:
     anchors = [_anchor(ep.episode_id) for ep in run.episodes]
     by_task: dict[str, list[int]] = defaultdict(list)
     for i, ep in enumerate(run.episodes):
-        by_task[str(ep.row.get("task_id", ""))].append(i)
+        by_task[ep.row.task_id].append(i)
     episodes = []
     for i, ep in enumerate(run.episodes):
         row = ep.row
-        trace_task = (ep.trace.manifest.task if ep.trace else {}) or {}
         siblings = [
             {"anchor": anchors[j], "label": str(run.episodes[j].episode_id),
              "status": run.episodes[j].status}
-            for j in by_task[str(row.get("task_id", ""))] if j != i
+            for j in by_task[row.task_id] if j != i
         ]
         episodes.append({
             "anchor": anchors[i],
             "id": ep.episode_id,
-            "app_label": app_label(str(row.get("app") or "?")),
+            "app_label": app_label(row.app or "?"),
             "row": row,
             "status": ep.status,
             "colour": colour(ep.status),
-            "instruction": trace_task.get("instruction", row.get("instruction", "")),
-            "reason": (ep.verdict or {}).get("reason") or row.get("reason") or "",
-            "problems": (ep.verdict or {}).get("problems") or [],
+            "instruction": ep.trace.manifest.task.instruction if ep.trace else "",
+            "reason": (ep.verdict.reason if ep.verdict else "") or row.reason,
+            "problems": ep.verdict.problems if ep.verdict else [],
             "trace_error": ep.trace_error,
-            "checkpoint_steps": (ep.verdict or {}).get("checkpoint_steps") or [],
+            "checkpoint_steps": ep.verdict.checkpoint_steps if ep.verdict else [],
+            "oracle": ep.oracle,
+            "evaluator": ep.evaluator,
             "steps": _step_entries(ep, images, cfg, run.problems),
             "evidence": _evidence(ep),
             "prev": anchors[i - 1] if i > 0 else None,
@@ -291,15 +289,15 @@ def build_report(run_dir: str | Path, cfg: ReportConfig) -> dict[str, Any]:
             "siblings": siblings,
         })
     statuses = Counter(ep.status for ep in run.episodes)
-    secs = [float(ep.row.get("wall_s") or 0) for ep in run.episodes]
-    steps = [float(ep.row.get("steps") or 0) for ep in run.episodes]
+    secs = [ep.row.wall_s for ep in run.episodes]
+    steps = [float(ep.row.steps) for ep in run.episodes]
     totals = {
         "episodes": n,
         "success": statuses.get("success", 0),
         "rate": (statuses.get("success", 0) / n) if n else 0.0,
         "mean_steps": sum(steps) / n if n else 0.0,
         "mean_seconds": sum(secs) / n if n else 0.0,
-        "llm_calls": sum(int(ep.row.get("llm_calls") or 0) for ep in run.episodes),
+        "llm_calls": sum(ep.row.llm_calls for ep in run.episodes),
         "statuses": dict(statuses),
     }
     env = Environment(loader=FileSystemLoader(str(_HERE / "templates")),
@@ -311,8 +309,9 @@ def build_report(run_dir: str | Path, cfg: ReportConfig) -> dict[str, Any]:
         totals=totals,
         charts=_charts(run),
         episodes=episodes,
-        apps=sorted({str(e["row"].get("app") or "?") for e in episodes}),
-        agents=sorted({str(e["row"].get("agent") or "?") for e in episodes}),
+        apps=sorted({ep.row.app or "?" for ep in run.episodes}),
+        agents=sorted({ep.row.agent or "?" for ep in run.episodes}),
+        oracle=run.oracle,
         verdicts=[v for v in VERDICT_ORDER if v in statuses] + sorted(
             set(statuses) - set(VERDICT_ORDER)),
         problems=run.problems,

@@ -12,21 +12,25 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llamatouch.errors import InputFormatError, LlamaTouchError, PathEscapeError
 from llamatouch.fsutil import safe_join
-from llamatouch.trace.format import Trace, find_traces, read_trace
+from llamatouch.report.rows import ScoreRow, is_score_row, result_row, score_row
+from llamatouch.runner.results import EpisodeResult, result_from_manifest
+from llamatouch.trace.fields import Fields
+from llamatouch.trace.format import Trace, TraceManifest, find_traces, read_trace
+from llamatouch.trace.records import VerdictRecord, VerdictStatus
 
 if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
 
-_NUMERIC = ("trial", "steps", "llm_calls", "prompt_tokens", "completion_tokens", "wall_s",
-            "seconds", "seconds_per_step", "agent_s", "device_s", "llm_s")
+#: Largest results file read (bytes): a bound against a runaway file.
+MAX_RESULTS_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -34,28 +38,29 @@ class Episode:
     """One episode of the run.
 
     Attributes:
-        row: the results row (normalised: numbers parsed, missing keys filled).
+        row: the result row (built from the trace manifest when the run has no row for it).
         trace: the episode's trace, ``None`` when it could not be read.
         trace_error: why the trace could not be read.
-        verdict: the evaluator's verdict JSON (from the manifest, else the row), or ``None``.
+        verdict: the evaluator's verdict (from the score row, else the manifest), or ``None``.
+        evaluator: the evaluator of a ``score`` run (``""`` for ``eval`` runs).
+        oracle: the agent was handed the ground truth (an oracle run, e.g. ``replay``).
     """
 
-    row: dict[str, Any]
+    row: EpisodeResult
     trace: Trace | None = None
     trace_error: str = ""
-    verdict: dict[str, Any] | None = None
+    verdict: VerdictRecord | None = None
+    evaluator: str = ""
+    oracle: bool = False
 
     @property
     def episode_id(self) -> str:
-        return str(self.row.get("episode_id", ""))
+        return self.row.episode_id
 
     @property
     def status(self) -> str:
-        """The verdict status (``success``/``fail``/``error``/``unscored``...)."""
-        v = self.row.get("verdict")
-        if not v and self.verdict:
-            v = self.verdict.get("status")
-        return str(v or "unscored")
+        """The verdict status (``success``/``fail``/``error``/``unscored``/``not_run``)."""
+        return str(self.row.verdict or "unscored")
 
 
 @dataclass(slots=True)
@@ -67,88 +72,100 @@ class RunData:
         episodes: in results order.
         problems: files that could not be read (the report lists them).
         summary: ``summary.json`` when present.
+        oracle: the run (``run.json``) or one of its episodes is an oracle run.
     """
 
     root: Path
     episodes: list[Episode]
     problems: list[str] = field(default_factory=list)
     summary: dict[str, Any] | None = None
+    oracle: bool = False
 
 
-def _num(value: Any) -> Any:
-    if isinstance(value, (int, float)) or value is None:
-        return value
-    try:
-        f = float(str(value))
-    except ValueError:
-        return value
-    return int(f) if f.is_integer() else f
+@dataclass(slots=True)
+class _Rows:
+    results: list[EpisodeResult] = field(default_factory=list)
+    scores: list[ScoreRow] = field(default_factory=list)
 
 
-def _normalise(row: dict[str, Any]) -> dict[str, Any]:
-    """Rows of ``llamatouch eval`` (``episode_id``, ``task_id``, ``status`` = episode status,
-    ``verdict``) and of ``llamatouch score`` (``episode``, ``task``, ``status`` = verdict,
-    ``evaluator``) both become the eval form."""
-    out = dict(row)
-    for k in _NUMERIC:
-        if k in out:
-            out[k] = _num(out[k])
-    if "episode_id" not in out and "episode" in out:
-        out["episode_id"] = out["episode"]
-    if "task_id" not in out and "task" in out:
-        out["task_id"] = out["task"]
-    if "evaluator" in out and not isinstance(out.get("verdict"), str):
-        if isinstance(out.get("verdict"), dict):
-            out["verdict_json"] = out["verdict"]
-        out["verdict"] = out.get("status") or "unscored"
-        out["status"] = ""
-        out.pop("seconds", None)  # scoring time, not the episode's
-    if isinstance(out.get("verdict"), dict):
-        out["verdict_json"] = out["verdict"]
-        out["verdict"] = out["verdict"].get("status") or "unscored"
+def _read_limited(path: Path) -> bytes:
+    size = path.stat().st_size
+    if size > MAX_RESULTS_BYTES:
+        raise InputFormatError(path, f"{size} bytes (limit {MAX_RESULTS_BYTES})")
+    return path.read_bytes()
+
+
+def _rows_of(items: list[Any], source: Path, problems: list[str], *, text: bool) -> _Rows:
+    out = _Rows()
+    for i, obj in enumerate(items):
+        where = f"[{i}]" if not text else f"row {i + 2}"
+        try:
+            if isinstance(obj, dict) and is_score_row(obj):
+                out.scores.append(score_row(obj, source, where, text=text))
+            else:
+                out.results.append(result_row(obj, source, where, text=text))
+        except LlamaTouchError as exc:
+            problems.append(str(exc))
     return out
 
 
-def _read_rows(root: Path, problems: list[str]) -> list[dict[str, Any]] | None:
+def _read_rows(root: Path, problems: list[str]) -> _Rows | None:
     jpath = root / "results.json"
     if jpath.is_file():
         try:
-            data = json.loads(jpath.read_text(encoding="utf-8"))
+            data = json.loads(_read_limited(jpath))
             if isinstance(data, dict):
-                data = data.get("episodes") or data.get("results") or []
+                data = data.get("episodes") or data.get("results")
             if isinstance(data, list):
-                return [_normalise(r) for r in data if isinstance(r, dict)]
+                return _rows_of(data, jpath, problems, text=False)
             problems.append(f"{jpath}: not a list of rows")
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError, LlamaTouchError) as exc:
             problems.append(f"{jpath}: {exc}")
     cpath = root / "results.csv"
     if cpath.is_file():
         try:
-            with cpath.open(newline="", encoding="utf-8") as fh:
-                return [_normalise(r) for r in csv.DictReader(fh)]
-        except (OSError, csv.Error, UnicodeDecodeError) as exc:
+            text = _read_limited(cpath).decode("utf-8")
+            return _rows_of(list(csv.DictReader(text.splitlines())), cpath, problems,
+                            text=True)
+        except (OSError, csv.Error, UnicodeDecodeError, LlamaTouchError) as exc:
             problems.append(f"{cpath}: {exc}")
     return None
 
 
-def _row_from_trace(trace: Trace, rel: str) -> dict[str, Any]:
-    m = trace.manifest
-    usage = m.usage or {}
-    verdict = m.verdict or {}
-    return {
-        "episode_id": m.episode_id,
-        "task_id": (m.task or {}).get("id", ""),
-        "app": (m.task or {}).get("app", ""),
-        "agent": (m.agent or {}).get("name", ""),
-        "trial": 0,
-        "status": m.status,
-        "verdict": verdict.get("status", "unscored"),
-        "steps": m.num_steps,
-        "llm_calls": usage.get("llm_calls", 0),
-        "wall_s": round(max(0.0, (m.finished_at or 0) - (m.started_at or 0)), 3),
-        "reason": verdict.get("reason", ""),
-        "trace_dir": rel,
-    }
+def _read_run_json(root: Path, problems: list[str]) -> bool:
+    """The ``oracle`` flag of ``run.json`` (top level or in its ``config``)."""
+    path = root / "run.json"
+    if not path.is_file():
+        return False
+    try:
+        f = Fields(json.loads(_read_limited(path)), path)
+        config = f.sub("config")
+        return bool(f.flag("oracle", False) or config.flag("oracle", False))
+    except (OSError, ValueError, RecursionError, LlamaTouchError) as exc:
+        problems.append(f"{path}: {exc}" if str(path) not in str(exc) else str(exc))
+        return False
+
+
+def _oracle_of(manifest: TraceManifest | None) -> bool:
+    return manifest is not None and manifest.agent.get("oracle") is True
+
+
+def _score_to_result(row: ScoreRow, trace: Trace | None, rel: str) -> EpisodeResult:
+    """A ``score`` row as a result row: from its trace's manifest when there is one, with the
+    score's verdict (the one builder, :func:`result_from_manifest`)."""
+    if trace is not None:
+        manifest = replace(trace.manifest, verdict=None)
+        base = result_from_manifest(manifest, rel)
+    else:
+        base = result_from_manifest(TraceManifest(episode_id=row.episode_id), rel)
+        base.task_id, base.app, base.steps, base.status = row.task_id, row.app, row.steps, ""
+    base.task_id = row.task_id or base.task_id
+    base.app = base.app or row.app
+    base.verdict = str(row.verdict)
+    base.success = row.verdict == VerdictStatus.SUCCESS
+    base.failure_kind = "" if base.success else ("eval" if row.verdict == "error" else "agent")
+    base.reason = row.reason
+    return base
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -158,6 +175,7 @@ def load_run(run_dir: str | Path) -> RunData:
         raise InputFormatError(root, "not a folder (expected an eval or score run folder)")
     problems: list[str] = []
     rows = _read_rows(root, problems)
+    run_oracle = _read_run_json(root, problems)
     traces: dict[str, Trace] = {}
     by_rel: dict[str, str] = {}
     for folder in find_traces(root):
@@ -175,13 +193,11 @@ def load_run(run_dir: str | Path) -> RunData:
     if rows is None:
         problems.append(f"{root}: no readable results.json or results.csv; "
                         "rows rebuilt from the trace manifests")
-        rows = [_row_from_trace(t, t.root.relative_to(root).as_posix()) for t in traces.values()]
+        rows = _Rows()
     episodes: list[Episode] = []
     seen: set[str] = set()
-    for row in rows:
-        ep = Episode(row=row)
-        eid = ep.episode_id
-        rel = str(row.get("trace_dir") or "")
+
+    def find(eid: str, rel: str, ep: Episode) -> Trace | None:
         trace = traces.get(eid)
         if trace is None and rel:
             try:
@@ -191,58 +207,74 @@ def load_run(run_dir: str | Path) -> RunData:
                 ep.trace_error = str(exc)
         if trace is None and not ep.trace_error:
             ep.trace_error = f"no readable trace for {eid!r}"
-        ep.trace = trace
-        seen.add(eid)
-        if isinstance(row.get("verdict_json"), dict):
-            ep.verdict = dict(row["verdict_json"])
-        elif trace is not None and trace.manifest.verdict:
-            ep.verdict = dict(trace.manifest.verdict)
-        if trace is not None:
-            m = trace.manifest
-            row.setdefault("app", (m.task or {}).get("app", ""))
-            row.setdefault("agent", (m.agent or {}).get("name", ""))
-            if not row.get("status"):
-                row["status"] = m.status
-            if row.get("steps") in (None, ""):
-                row["steps"] = m.num_steps
-            if row.get("wall_s") in (None, "") and m.finished_at and m.started_at:
-                row["wall_s"] = round(max(0.0, m.finished_at - m.started_at), 3)
+        return trace
+
+    for row in rows.results:
+        ep = Episode(row=row)
+        ep.trace = find(row.episode_id, row.trace_dir, ep)
+        if ep.trace is not None:
+            ep.verdict = ep.trace.manifest.verdict
+        seen.add(row.episode_id)
+        episodes.append(ep)
+    for srow in rows.scores:
+        ep = Episode(row=result_from_manifest(TraceManifest(episode_id=srow.episode_id), ""),
+                     evaluator=srow.evaluator)
+        trace = find(srow.episode_id, _relative(root, srow.path), ep)
+        rel = trace.root.relative_to(root).as_posix() if trace is not None else ""
+        ep.row, ep.trace = _score_to_result(srow, trace, rel), trace
+        if srow.verdict_json is not None:
+            try:
+                ep.verdict = VerdictRecord.from_json(srow.verdict_json, root / "results.json",
+                                                     f"{srow.episode_id}.verdict")
+            except LlamaTouchError as exc:
+                problems.append(str(exc))
+        seen.add(srow.episode_id)
         episodes.append(ep)
     for eid, tr in traces.items():
         if eid not in seen:
             rel = tr.root.relative_to(root).as_posix()
-            episodes.append(Episode(row=_normalise(_row_from_trace(tr, rel)), trace=tr,
-                                    verdict=dict(tr.manifest.verdict or {}) or None))
+            episodes.append(Episode(row=result_from_manifest(tr.manifest, rel), trace=tr,
+                                    verdict=tr.manifest.verdict))
+    for ep in episodes:
+        ep.oracle = bool(getattr(ep.row, "oracle", False)) or _oracle_of(
+            ep.trace.manifest if ep.trace else None)
     summary = None
     spath = root / "summary.json"
     if spath.is_file():
         try:
-            loaded = json.loads(spath.read_text(encoding="utf-8"))
+            loaded = json.loads(_read_limited(spath))
             summary = loaded if isinstance(loaded, dict) else None
-        except (OSError, ValueError) as exc:
+            if summary is None:
+                problems.append(f"{spath}: not an object")
+        except (OSError, ValueError, RecursionError, LlamaTouchError) as exc:
             problems.append(f"{spath}: {exc}")
-    return RunData(root=root, episodes=episodes, problems=problems, summary=summary)
+    return RunData(root=root, episodes=episodes, problems=problems, summary=summary,
+                   oracle=run_oracle or any(ep.oracle for ep in episodes))
 
 
-def load_results(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The results rows of a run folder (eval or score), normalised to the eval form
-    (``episode_id``, ``task_id``, ``app``, ``agent``, ``verdict``, ``steps``...).
+def _relative(root: Path, path: str) -> str:
+    """A score row's trace path, relative to the run folder when it lies inside it."""
+    if not path:
+        return ""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return ""
 
-    Rows come from ``results.json``, else ``results.csv``; traces are not read. Raises
-    :class:`~llamatouch.errors.InputFormatError` naming the folder when neither is readable.
+
+def load_results(run_dir: str | Path) -> list[EpisodeResult]:
+    """The result rows of a run folder (eval or score), as :class:`EpisodeResult`.
+
+    ``eval`` rows come from ``results.json``, else ``results.csv``, every field checked; a
+    ``score`` run's rows are built from its traces' manifests with the score's verdict (the
+    same columns). Traces with no row get one from their manifest. Raises
+    :class:`~llamatouch.errors.InputFormatError` naming the folder when the run has neither
+    rows nor traces.
     """
-    root = Path(run_dir).resolve()
-    if not root.is_dir():
-        raise InputFormatError(root, "not a folder (expected an eval or score run folder)")
-    problems: list[str] = []
-    rows = _read_rows(root, problems)
-    if rows is None:
-        raise InputFormatError(root, "no readable results.json or results.csv"
-                               + "".join(f"; {p}" for p in problems))
-    for row in rows:
-        row.setdefault("agent", row.get("evaluator", ""))
-        row.setdefault("app", "")
-    return rows
+    return [ep.row for ep in load_run(run_dir).episodes]
 
 
 def results_frame(run_dir: str | Path) -> pd.DataFrame:
@@ -250,7 +282,8 @@ def results_frame(run_dir: str | Path) -> pd.DataFrame:
     ``run`` column (the folder's name)."""
     import pandas as pd
 
-    frame = pd.DataFrame(load_results(run_dir))
+    rows = load_run(run_dir).episodes
+    frame = pd.DataFrame([asdict(ep.row) | {"evaluator": ep.evaluator} for ep in rows])
     frame["success"] = frame["verdict"] == "success"
     frame["run"] = Path(run_dir).resolve().name
     return frame
