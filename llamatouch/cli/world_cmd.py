@@ -63,6 +63,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dif.add_argument("--app", default="", help="compare only the states of this package")
     dif.add_argument("--format", choices=("table", "json"), default="table")
 
+    aut = sub.add_parser(
+        "author",
+        help="author tasks on a world in the browser (also: llamatouch annotate WORLD --suite)",
+        description="Open a world in the browser, click through its recorded screens to "
+        "demonstrate a task, type the instruction and save: the task goes into --suite, its "
+        "proposed and validated essential states into the annotation store.",
+    )
+    add_author_arguments(aut)
+    aut.add_argument("world", type=Path, help="world folder")
+    aut.add_argument("--host", default="127.0.0.1",
+                     help="interface to listen on (default 127.0.0.1: this machine only)")
+    aut.add_argument("--port", type=int, default=8766, help="port (0: any free port)")
+    aut.add_argument("--no-browser", action="store_true", help="do not open a browser")
+
+
+def add_author_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the authoring app (shared with ``llamatouch annotate WORLD``)."""
+    parser.add_argument("--suite", type=Path, default=None,
+                        help="suite file new tasks are added to (created when missing)")
+    parser.add_argument("--traces", type=Path, default=None,
+                        help="where the ground-truth traces of saved tasks go (default: "
+                        "SUITE_DIR/traces)")
+    parser.add_argument("--annotations-out", type=Path, default=None,
+                        help="annotation store (default: SUITE_DIR/annotations); eval finds "
+                        "them with --annotations DIR/SUITE_NAME")
+
 
 def _usage_error(message: str) -> int:
     print(f"llamatouch world: error: {message}", file=sys.stderr)
@@ -99,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         return _record(args)
     if which == "diff":
         return _diff(args)
+    if which == "author":
+        return run_author(args, args.world)
     print("usage: llamatouch world record --device SERIAL --app PACKAGE --out DIR ... | "
           "llamatouch world diff A B [--app PACKAGE] [--format table|json]", file=sys.stderr)
     return 2
@@ -198,4 +226,46 @@ def _diff(args: argparse.Namespace) -> int:
         print(json.dumps(d.to_json(), indent=2))
     else:
         print(format_table(d))
+    return 0
+
+
+def run_author(args: argparse.Namespace, world: Path) -> int:
+    """Serve the authoring app on ``world`` until Ctrl-C (``llamatouch world author`` and
+    ``llamatouch annotate WORLD --suite FILE``)."""
+    import webbrowser
+
+    from llamatouch.errors import LlamaTouchError
+    from llamatouch.web.app import make_server, new_token
+    from llamatouch.web.author import AuthorConfig, AuthorSession, create_author_app
+
+    if args.suite is None:
+        return _usage_error("--suite FILE is required to author tasks on a world")
+    suite = Path(args.suite).resolve()
+    config = AuthorConfig(
+        world_dir=Path(world).resolve(),
+        suite_path=suite,
+        annotations_dir=(args.annotations_out or suite.parent / "annotations").resolve(),
+        traces_dir=(args.traces or suite.parent / "traces").resolve(),
+    )
+    try:
+        session = AuthorSession(config)
+    except LlamaTouchError as exc:
+        return _usage_error(str(exc))
+    token = new_token()
+    host = getattr(args, "host", "127.0.0.1")
+    server = make_server(create_author_app(session, token), host, getattr(args, "port", 0))
+    url = f"http://{host}:{server.server_port}/author?token={token}"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {host}: anyone who can reach it and has the URL can "
+              "write tasks and annotations", file=sys.stderr)
+    print(f"authoring tasks on {session.world.name} -> {suite}")
+    print(f"open {url}", flush=True)
+    if not getattr(args, "no_browser", False):
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0

@@ -96,13 +96,13 @@ def touch_labels(screen: UIScreen, node: UINode) -> list[str]:
     """The labels a touch on ``node`` stands for: its own text / description and those of the
     non-interactive views inside it (interactive ones are candidates of their own)."""
     out = [node.text, node.content_desc]
-    stack = list(node.children)
+    stack = list(reversed(node.children))  # pre-order: labels in reading order
     while stack:
         child = screen.nodes[stack.pop()]
         if _interactive(child):
             continue
         out += [child.text, child.content_desc]
-        stack.extend(child.children)
+        stack.extend(reversed(child.children))
     return [t for t in out if t]
 
 
