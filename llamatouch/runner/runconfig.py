@@ -170,6 +170,9 @@ def resume_config(out: Path, explicit: dict[str, Any]) -> EvalConfig:
         if name not in known or name in ("out", "resume"):
             continue
         value = _normalise(name, value)
+        if name == "base_url" and _same_url(restored.get(name), value):
+            restored[name] = value  # the real URL behind a redacted record
+            continue
         if name in RUN_DEFINING and name in restored and restored[name] != value:
             raise ResumeConflict(
                 f"--resume: {out} was run with {name}={restored[name]!r}; it cannot be "
@@ -178,4 +181,25 @@ def resume_config(out: Path, explicit: dict[str, Any]) -> EvalConfig:
         restored[name] = value
     if not restored.get("agent"):
         raise RunError(f"--resume: {out / 'run.json'}: no agent recorded")
+    url = restored.get("base_url")
+    if isinstance(url, str) and REDACTED in url:
+        raise RunError(
+            f"--resume: {out} was run with a --base-url holding credentials, recorded redacted "
+            f"({url}): pass the same --base-url again"
+        )
     return replace(base, **restored)
+
+
+#: What redacted credentials look like in ``run.json`` (see :mod:`llamatouch.redact`).
+REDACTED = "***"
+
+
+def _same_url(recorded: object, given: object) -> bool:
+    """``given`` is the URL recorded (redacted) as ``recorded``."""
+    if not isinstance(recorded, str) or not isinstance(given, str) or REDACTED not in recorded:
+        return False
+    try:
+        from llamatouch.redact import redact_url
+    except ImportError:  # pragma: no cover - redaction not available
+        return False
+    return bool(redact_url(given) == recorded)

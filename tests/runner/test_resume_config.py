@@ -4,6 +4,7 @@ run. Argument ranges are checked (``--workers -1`` used to run nothing)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,20 @@ def test_resume_config_restores_every_run_defining_setting(tmp_path: Path) -> No
     # and the resumed run really is that run: nothing to do
     again = run_eval(restored)
     assert (again.ran, again.skipped) == (0, 2)
+
+
+def test_a_redacted_base_url_is_given_again_on_resume(tmp_path: Path) -> None:
+    redact = pytest.importorskip("llamatouch.redact")
+    out = tmp_path / "run"
+    run_eval(EvalConfig(agent="random", out=out, task_ids=("contacts-call-alice",),
+                        devices=("virtual",), max_steps=1))
+    secret_url = "http://user:s3cretPass@127.0.0.1:8000/v1"
+    path = out / "run.json"
+    data = json.loads(path.read_text())
+    data["config"]["base_url"] = redact.redact_url(secret_url)  # as written with credentials
+    path.write_text(json.dumps(data))
+    with pytest.raises(RunError, match="pass the same --base-url again"):
+        resume_config(out, {})
+    assert resume_config(out, {"base_url": secret_url}).base_url == secret_url
+    with pytest.raises(ResumeConflict, match="base_url"):
+        resume_config(out, {"base_url": "http://other:pw@127.0.0.1:8001/v1"})
