@@ -48,6 +48,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -60,6 +61,7 @@ from llamatouch_emulator.u2server import (
     HttpError,
     U2Server,
     http_response,
+    is_wait_request,
     parse_request,
 )
 
@@ -385,6 +387,8 @@ class AdbDeviceServer:
         self._thread: threading.Thread | None = None
         self._connections: set[_Connection] = set()
         self._active: asyncio.Semaphore | None = None
+        #: threads for uiautomator2 waits (waitForExists / waitUntilGone), while serving
+        self._wait_pool: ThreadPoolExecutor | None = None
         #: connections refused because ``max_connections`` were open (all established)
         self.refused_connections = 0
         #: connections closed to make room (they had not completed CNXN)
@@ -528,11 +532,21 @@ class AdbDeviceServer:
                 buf += await stream.read_some()
                 continue
             request = req
-            async with self._slot():
-                status, body, ctype = await self._run_in_thread(
-                    functools.partial(self.u2.handle, request)
-                )
+            if is_wait_request(request):
+                # A wait may last seconds and answers a boolean: it takes no command slot
+                # (inputs that end it must still run) and waits on its own threads.
+                loop = asyncio.get_running_loop()
+                if self._wait_pool is None:
+                    self._wait_pool = ThreadPoolExecutor(4, thread_name_prefix="u2-wait")
+                status, body, ctype = await loop.run_in_executor(
+                    self._wait_pool, functools.partial(self.u2.handle, request))
                 await stream.write(http_response(status, body, ctype, request.keep_alive))
+            else:
+                async with self._slot():
+                    status, body, ctype = await self._run_in_thread(
+                        functools.partial(self.u2.handle, request)
+                    )
+                    await stream.write(http_response(status, body, ctype, request.keep_alive))
             if not request.keep_alive:
                 return
 
@@ -591,6 +605,7 @@ class AdbDeviceServer:
     async def _open(self) -> None:
         asyncio.get_running_loop().set_exception_handler(self._loop_exception)
         self._active = asyncio.Semaphore(max(1, self.config.max_active_commands))
+        self.u2.abort.clear()
         self._server = await asyncio.start_server(
             self._on_client, self.config.host, self.config.port, reuse_address=True
         )
@@ -600,6 +615,7 @@ class AdbDeviceServer:
     def device_gone(self) -> None:
         """Behave like an unplugged phone: drop every connection, refuse new ones."""
         self.gone = True
+        self.u2.abort.set()
         for conn in list(self._connections):
             conn.shutdown()
         if self._server is not None:
@@ -638,7 +654,15 @@ class AdbDeviceServer:
             raise OSError(f"cannot listen on {self.config.host}:{self.config.port}: {err}")
         return self
 
+    def _end_waits(self) -> None:
+        """Stop uiautomator2 waits in progress (they answer False) and their threads."""
+        self.u2.abort.set()
+        if self._wait_pool is not None:
+            self._wait_pool.shutdown(wait=False, cancel_futures=True)
+            self._wait_pool = None
+
     def _close_all(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._end_waits()
         for conn in list(self._connections):
             conn.shutdown()
         if self._server is not None:
@@ -677,6 +701,7 @@ class AdbDeviceServer:
                     raise
                 # the device vanished: device_gone() closed the listener
             finally:
+                self._end_waits()
                 for conn in list(self._connections):
                     conn.shutdown()
 

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +131,21 @@ def parse_request(buf: bytearray) -> HttpRequest | None:
     return HttpRequest(parts[0], parts[1], parts[2], headers, body)
 
 
+#: JSON-RPC methods that poll until something appears or goes (seconds, boolean answer).
+WAIT_METHODS = frozenset({"waitForExists", "waitUntilGone"})
+
+
+def is_wait_request(req: HttpRequest) -> bool:
+    """Whether ``req`` is a JSON-RPC call of one of :data:`WAIT_METHODS`."""
+    if req.path != "/jsonrpc/0" or b"wait" not in req.body:
+        return False
+    try:
+        payload = json.loads(req.body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(payload, dict) and payload.get("method") in WAIT_METHODS
+
+
 def http_response(status: int, body: bytes, content_type: str, keep_alive: bool) -> bytes:
     reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
               413: "Payload Too Large", 431: "Request Header Fields Too Large",
@@ -149,7 +166,10 @@ class U2Server:
         self.device = shell.device
         self.clipboard = ""
         self._touch_down: tuple[int, int] | None = None
-        self.calls: list[str] = []
+        #: the latest JSON-RPC method names called (bounded)
+        self.calls: deque[str] = deque(maxlen=10_000)
+        #: set when the server stops: waits in progress end at once (answering False)
+        self.abort = threading.Event()
 
     def handle(self, req: HttpRequest) -> tuple[int, bytes, str]:
         """(status, body, content type) for one request. Runs device calls (blocking)."""
@@ -403,9 +423,8 @@ class U2Server:
         while True:
             if bool(self._all(selector)[1]) == present:
                 return True
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or self.abort.wait(WAIT_POLL_S):
                 return False
-            time.sleep(WAIT_POLL_S)
 
     def rpc_waitForExists(self, selector: Any, timeout_ms: Any = 0) -> bool:
         return self._wait(selector, timeout_ms, True)

@@ -263,3 +263,20 @@ def test_open_notification_and_bad_selectors(session: AdbSession,
     with pytest.raises(RPCUnknownError, match="-32602"):
         d.jsonrpc.exist({"mask": 4, "textMatches": "(", "childOrSibling": [],
                          "childOrSiblingSelector": []})
+
+
+def test_many_waits_do_not_block_the_inputs_that_end_them(session: AdbSession,
+                                                          d: uiautomator2.Device) -> None:
+    """Ten clients wait for the editor at once (more than the server's command slots): the
+    tap that opens it still runs, and every wait sees it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _at(session, NOTES)
+    target = d(resourceId=f"{NOTES}:id/note_title_input")
+    with ThreadPoolExecutor(10) as pool:
+        waits = [pool.submit(target.wait, timeout=20) for _ in range(10)]
+        import time
+
+        time.sleep(0.5)
+        session.run_adb("shell", "input", "tap", "948", "2118", timeout=10)
+        assert all(w.result(timeout=30) for w in waits)
