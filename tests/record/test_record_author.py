@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from llamatouch.errors import SchemaError
 from llamatouch.essential.schema import load_annotation
@@ -108,23 +107,28 @@ def served(recorded_shop: Path, tmp_path: Path) -> Iterator[Served]:
         server.server_close()
 
 
-def test_every_request_needs_the_token_and_posts_need_the_header(served: Served) -> None:
-    b = served.base
-    assert requests.get(f"{b}/author", timeout=10).status_code == 403
-    assert requests.get(f"{b}/author/api/state", timeout=10).status_code == 403
-    with requests.Session() as web:
-        assert web.get(f"{b}/author?token={served.token}", timeout=10).status_code == 200
-        assert web.get(f"{b}/author/api/state", timeout=10).status_code == 200  # cookie
-        # the cookie alone cannot change anything
-        assert web.post(f"{b}/author/api/follow", json={"index": 0},
-                        timeout=10).status_code == 403
-        hdr = {"X-LlamaTouch-Token": served.token}
-        ok = web.post(f"{b}/author/api/follow", json={"index": 0}, headers=hdr, timeout=10)
-        assert ok.status_code == 200 and len(ok.json()["path"]) == 1
-        bad = web.post(f"{b}/author/api/save", json={"task_id": "a/b", "instruction": "x"},
-                       headers=hdr, timeout=10)
-        assert bad.status_code == 422 and "task_id" in bad.json()["error"]
-        assert web.get(f"{b}/author/state/nope.png", timeout=10).status_code == 404
+def test_every_request_needs_the_token_and_posts_need_the_header(recorded_shop: Path,
+                                                                 tmp_path: Path) -> None:
+    token = new_token()
+    app = create_author_app(_session(recorded_shop, tmp_path), token)
+    web = app.test_client()
+    assert web.get("/author").status_code == 403
+    assert web.get("/author/api/state").status_code == 403
+    first = web.get(f"/author?token={token}")
+    assert first.status_code == 302 and first.headers["Location"].endswith("/author")
+    assert web.get("/author").status_code == 200
+    assert web.get("/author/api/state").status_code == 200  # the cookie
+    # the cookie alone cannot change anything
+    assert web.post("/author/api/follow", json={"index": 0}).status_code == 403
+    hdr = {"X-LlamaTouch-Token": token}
+    ok = web.post("/author/api/follow", json={"index": 0}, headers=hdr)
+    assert ok.status_code == 200 and len(ok.get_json()["path"]) == 1
+    bad = web.post("/author/api/save", json={"task_id": "a/b", "instruction": "x"}, headers=hdr)
+    assert bad.status_code == 422 and "task_id" in bad.get_json()["error"]
+    assert web.post("/author/api/follow", json={"index": "0"}, headers=hdr).status_code == 400
+    assert web.get("/author/state/nope.png").status_code == 404
+    assert web.get("/author/state/..%2Fworld.png").status_code == 404
+    assert not (tmp_path / "suite").exists()  # nothing was saved by refused requests
 
 
 @pytest.mark.slow
