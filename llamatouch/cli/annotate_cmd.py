@@ -24,9 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=argtypes.port_or_any, default=8765,
                         help="port, 1..65535 (0: any free port; default 8765)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    parser.add_argument("--suite", type=argtypes.output_file, default=None,
+                        help="when TRACE_DIR is a world folder: author tasks on it and add "
+                        "them to this suite file (docs/record.md)")
 
 
 def run(ns: argparse.Namespace) -> int:
+    if (ns.trace_dir / "world.json").is_file():  # a world: author tasks on it
+        from llamatouch.cli.world_cmd import run_author
+
+        return run_author(ns, ns.trace_dir)
     import webbrowser
 
     from llamatouch.paths import annotations_dir

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from llamatouch.cli import args as argtypes
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="world_command", metavar="ACTION")
@@ -24,12 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "spec (virtual:WORLD, adb-virtual:WORLD); adb serials use the adb server "
                      "at $ANDROID_ADB_SERVER_PORT (default 5037)")
     rec.add_argument("--app", required=True, help="package to explore")
-    rec.add_argument("--out", required=True, help="world folder to write")
-    rec.add_argument("--budget-steps", type=int, default=None,
+    rec.add_argument("--out", required=True, type=argtypes.output_dir,
+                     help="world folder to write")
+    rec.add_argument("--budget-steps", type=argtypes.positive_int, default=None,
                      help="stop after N device actions (exploring, navigating, restarting)")
-    rec.add_argument("--budget-minutes", type=float, default=None,
+    rec.add_argument("--budget-minutes", type=argtypes.positive_float, default=None,
                      help="stop after M minutes")
-    rec.add_argument("--inputs", default=None,
+    rec.add_argument("--inputs", type=argtypes.existing_file, default=None,
                      help="input dictionary: a text file (one input per line, # comments) or "
                      "a JSON list of strings; each is typed into every text field "
                      "(default: 'hello')")
@@ -37,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="never tap views labelled with these words (replaces the default "
                      "list: Delete, Uninstall, Remove, Erase, Factory reset, Format, Sign out, "
                      "Log out, Clear data, Clear storage)")
-    rec.add_argument("--repeat", type=int, default=1, metavar="N",
+    rec.add_argument("--repeat", type=argtypes.positive_int, default=1, metavar="N",
                      help="try each action that changed the screen N times in all, on separate "
                      "visits (finds the other outcomes of apps that answer the same input "
                      "differently; default 1)")
@@ -45,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="continue the recording saved in --out")
     rec.add_argument("--no-leaf-taps", action="store_true",
                      help="do not tap leaf views that no clickable view handles")
-    rec.add_argument("--settle", type=float, default=None,
+    rec.add_argument("--settle", type=argtypes.non_negative_float, default=None,
                      help="seconds to wait after each action on an adb device (real phones "
                      "animate; default 0)")
     rec.add_argument("--name", default="", help="world name (default: recorded-PACKAGE)")
@@ -71,21 +74,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "proposed and validated essential states into the annotation store.",
     )
     add_author_arguments(aut)
-    aut.add_argument("world", type=Path, help="world folder")
+    aut.add_argument("world", type=argtypes.existing_dir, help="world folder")
     aut.add_argument("--host", default="127.0.0.1",
                      help="interface to listen on (default 127.0.0.1: this machine only)")
-    aut.add_argument("--port", type=int, default=8766, help="port (0: any free port)")
+    aut.add_argument("--port", type=argtypes.port_or_any, default=8766,
+                     help="port (0: any free port; default 8766)")
     aut.add_argument("--no-browser", action="store_true", help="do not open a browser")
 
 
 def add_author_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the authoring app (shared with ``llamatouch annotate WORLD``)."""
-    parser.add_argument("--suite", type=Path, default=None,
+    parser.add_argument("--suite", type=argtypes.output_file, default=None,
                         help="suite file new tasks are added to (created when missing)")
-    parser.add_argument("--traces", type=Path, default=None,
+    parser.add_argument("--traces", type=argtypes.output_dir, default=None,
                         help="where the ground-truth traces of saved tasks go (default: "
                         "SUITE_DIR/traces)")
-    parser.add_argument("--annotations-out", type=Path, default=None,
+    parser.add_argument("--annotations-out", type=argtypes.output_dir, default=None,
                         help="annotation store (default: SUITE_DIR/annotations); eval finds "
                         "them with --annotations DIR/SUITE_NAME")
 
@@ -147,10 +151,6 @@ def _record(args: argparse.Namespace) -> int:
 
     if not re.fullmatch(r"[A-Za-z][\w]*(\.[\w]+)*", args.app):
         return _usage_error(f"--app {args.app!r} is not a package name")
-    for flag in ("budget_steps", "budget_minutes", "repeat"):
-        value = getattr(args, flag)
-        if value is not None and value <= 0:
-            return _usage_error(f"--{flag.replace('_', '-')} must be positive, got {value}")
     inputs: tuple[str, ...] | None = None
     if args.inputs:
         try:
@@ -241,11 +241,15 @@ def run_author(args: argparse.Namespace, world: Path) -> int:
     if args.suite is None:
         return _usage_error("--suite FILE is required to author tasks on a world")
     suite = Path(args.suite).resolve()
+    # ``llamatouch annotate WORLD`` names the store --annotations, ``world author``
+    # --annotations-out
+    store = getattr(args, "annotations_out", None) or getattr(args, "annotations", None)
+    traces = getattr(args, "traces", None)
     config = AuthorConfig(
         world_dir=Path(world).resolve(),
         suite_path=suite,
-        annotations_dir=(args.annotations_out or suite.parent / "annotations").resolve(),
-        traces_dir=(args.traces or suite.parent / "traces").resolve(),
+        annotations_dir=Path(store or suite.parent / "annotations").resolve(),
+        traces_dir=Path(traces or suite.parent / "traces").resolve(),
     )
     try:
         session = AuthorSession(config)

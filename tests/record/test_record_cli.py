@@ -58,21 +58,30 @@ def test_budget_stops_and_says_how_to_continue(tmp_path: Path,
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--budget-steps", "0"], "--budget-steps must be positive"),
-        (["--budget-minutes", "-1"], "--budget-minutes must be positive"),
-        (["--repeat", "0"], "--repeat must be positive"),
-        (["--inputs", "MISSING"], "--inputs"),
-        (["--resume"], "nothing to resume"),
+        (["--budget-steps", "0"], "argument --budget-steps: 0 must be at least 1"),
+        (["--budget-minutes", "-1"], "argument --budget-minutes"),
+        (["--repeat", "0"], "argument --repeat"),
+        (["--inputs", "MISSING"], "argument --inputs"),
     ],
 )
-def test_user_errors_are_one_line_and_exit_2(tmp_path: Path, extra: list[str], message: str,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_arguments_are_one_line_and_exit_2(tmp_path: Path, extra: list[str], message: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["world", "record", "--device", "virtual:demo", "--app", SHOP,
             "--out", str(tmp_path / "w"), *[a.replace("MISSING", str(tmp_path / "no.txt"))
                                             for a in extra]]
-    assert main(argv) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_nothing_to_resume_is_one_line_and_exit_2(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["world", "record", "--device", "virtual:demo", "--app", SHOP,
+                 "--out", str(tmp_path / "w"), "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nothing to resume" in err and len(err.splitlines()) == 1
 
 
 def test_bad_package_and_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -136,3 +145,12 @@ def test_diff_of_a_missing_world_is_a_user_error(tmp_path: Path,
     assert main(["world", "diff", str(tmp_path / "nope"), "demo"]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "Traceback" not in err
+
+
+def test_annotate_on_a_world_needs_a_suite(capsys: pytest.CaptureFixture[str]) -> None:
+    # `llamatouch annotate WORLD` opens the authoring app (docs/record.md); it needs --suite
+    assert main(["annotate", str(demo_world_dir()), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "--suite FILE is required" in err and "Traceback" not in err
+    assert main(["world", "author", str(demo_world_dir()), "--no-browser"]) == 2
+    assert "--suite FILE is required" in capsys.readouterr().err
