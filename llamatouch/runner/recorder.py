@@ -196,6 +196,16 @@ def record_unrun(
     return manifest.num_steps
 
 
+def note_earlier_failures(trace_dir: Path, failures: list[str]) -> None:
+    """Keep what ended the earlier attempts of an episode that finally ran (infrastructure
+    failures, worker crashes) in its manifest: ``usage["earlier_failures"]``."""
+    if not failures:
+        return
+    manifest = read_trace(trace_dir).manifest
+    manifest.usage.extra["earlier_failures"] = list(failures)
+    save_manifest(trace_dir, manifest)
+
+
 def save_manifest(trace_dir: Path, manifest: TraceManifest) -> None:
     """Rewrite only the manifest of the trace in ``trace_dir`` (atomically; the steps stay)."""
     atomic_write_json(trace_dir / "manifest.json", manifest.to_json())

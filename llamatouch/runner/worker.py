@@ -19,7 +19,7 @@ from llamatouch.device.base import Device
 from llamatouch.errors import DeviceError
 from llamatouch.runner.env import EpisodeEnv, InfraFailure
 from llamatouch.runner.episode import agent_info, run_episode
-from llamatouch.runner.recorder import record_unrun
+from llamatouch.runner.recorder import note_earlier_failures, record_unrun
 from llamatouch.runner.scoring import Scorer, score_into
 from llamatouch.runner.work import EpisodeOutcome, EpisodeStatus, EpisodeWork
 
@@ -174,6 +174,7 @@ class EpisodeWorker:
                 if not isinstance(exc, InfraFailure) or exc.device:
                     slot.recover()
                 continue
+            note_earlier_failures(trace_dir, failures)
             score_into(self._get_scorer(), trace_dir, spec.task.id)
             return EpisodeOutcome(
                 spec.episode_id, end.status, end.steps, attempt + 1, end.error, self.index

@@ -4,6 +4,7 @@ SIGSEGV in its worker process) on one task of the demo suite."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,21 +18,30 @@ pytestmark = pytest.mark.slow
 
 CRASHING_AGENT = '''
 import ctypes
+import os
+from pathlib import Path
 
 from llamatouch_agents.replay import ReplayAgent
 
+ONCE = Path(os.environ["CRASH_ONCE_MARKER"])
+
 
 class NullPointerReplay(ReplayAgent):
-    """Replays the ground truth, but dereferences NULL at step 1 of one task."""
+    """Replays the ground truth, but dereferences NULL at step 1 of one task (every time) and
+    of another task (the first time only)."""
 
     name = "nullptr-replay"
 
     def reset(self, task, capabilities):
         super().reset(task, capabilities)
-        self._crash = task.id == "contacts-call-alice"
+        self._crash = task.id == "contacts-call-alice" or (
+            task.id == "clock-new-alarm-0630" and not ONCE.exists()
+        )
 
     def step(self, observation, history):
         if self._crash and len(history) == 1:
+            if self._task_id == "clock-new-alarm-0630":
+                ONCE.touch()
             ctypes.string_at(0)  # SIGSEGV in this process
         return super().step(observation, history)
 '''
@@ -41,7 +51,8 @@ def _eval(out: Path, agent: Path, *extra: str) -> subprocess.CompletedProcess[st
     cmd = [sys.executable, "-m", "llamatouch", "eval", "--agent", f"{agent}:NullPointerReplay",
            "--device", "virtual", "--workers", "2", "--infra-retries", "1", "--out", str(out),
            "--no-progress", *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "CRASH_ONCE_MARKER": str(agent.parent / "crashed-once")}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
 
 
 def test_null_pointer_crash_costs_one_episode(tmp_path: Path) -> None:
@@ -72,6 +83,13 @@ def test_null_pointer_crash_costs_one_episode(tmp_path: Path) -> None:
     trace = read_trace(out / crash["trace_dir"])
     assert trace.manifest.status == "crash" and trace.manifest.num_steps == 1
     assert trace.manifest.usage.infra_attempts == 2
+
+    # a crash on the first attempt only: the worker was replaced, the retry went through, and
+    # the trace keeps what ended the first attempt
+    once = next(r for r in rows if r["task_id"] == "clock-new-alarm-0630")
+    assert once["success"] and once["infra_attempts"] == 1
+    (first,) = read_trace(out / once["trace_dir"]).manifest.usage.extra["earlier_failures"]
+    assert first == "worker killed by signal SIGSEGV (11) at step 1"
 
     # --resume re-runs nothing: the 14 finished episodes and the crash are final
     again = _eval(out, agent, "--resume")

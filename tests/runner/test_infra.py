@@ -26,6 +26,8 @@ def test_device_lost_mid_episode_is_retried(tmp_path: Path) -> None:
     assert row.failure_kind in ("", "unscored")
     trace = read_trace(out / row.trace_dir)  # the retried episode restarted clean
     assert trace.manifest.num_steps == len(trace.steps) == row.steps
+    (lost,) = trace.manifest.usage.extra["earlier_failures"]  # the evidence of the first try
+    assert "vanished" in lost
 
 
 def test_device_lost_every_time_is_an_infra_failure(tmp_path: Path) -> None:
