@@ -213,3 +213,47 @@ def test_unacknowledged_output_is_bounded(session: AdbSession) -> None:
     assert session.run_adb("shell", "echo", "after").stdout == b"after\n"
     png = session.run_adb("exec-out", "screencap", "-p").stdout
     assert png == session.virtual.screenshot_png()
+
+
+def test_serve_under_ulimit_1024_keeps_real_clients_in_and_prints_no_tracebacks(
+        tmp_path: object) -> None:
+    """`llamatouch emulator serve` limited to 1,024 descriptors, flooded with 1,100 idle
+    sockets: a real adb server still connects and the server's output has no traceback."""
+    import re
+    import resource
+    import sys
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "llamatouch", "emulator", "serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit,
+        env=dict(os.environ, ADB_MDNS="0"),
+    )
+    socks: list[socket.socket] = []
+    try:
+        assert serve.stdout is not None
+        port = 0
+        for _ in range(20):
+            m = re.search(r"adb connect [\d.]+:(\d+)", serve.stdout.readline())
+            if m:
+                port = int(m.group(1))
+                break
+        assert port
+        for _ in range(1100):
+            socks.append(socket.create_connection((HOST, port), timeout=5))
+        with _second_adb_server() as (adb, env):
+            p = env["ANDROID_ADB_SERVER_PORT"]
+            subprocess.run([adb, "-P", p, "connect", f"{HOST}:{port}"], env=env,
+                           capture_output=True, timeout=30, check=False)
+            echo = subprocess.run([adb, "-P", p, "-s", f"{HOST}:{port}", "shell", "echo", "hi"],
+                                  env=env, capture_output=True, timeout=30, check=False)
+            assert echo.stdout == b"hi\n", echo.stderr
+    finally:
+        for s in socks:
+            s.close()
+        serve.terminate()
+        _, err = serve.communicate(timeout=30)
+    assert "Traceback" not in err
+    assert len(err.splitlines()) <= 5, err[-2000:]
