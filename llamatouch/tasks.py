@@ -41,6 +41,9 @@ class Task:
         app_label: the app's human-readable name.
         world: world this task runs in on the virtual device (``""``: the suite's world).
         meta: free-form provenance (dataset, source file, quirks found on import).
+        flagged: why the task is left out of default runs (``""``: it is not), e.g. its
+            ground truth does not replay on the virtual device; ``load_suite`` skips flagged
+            tasks unless asked for them (``include_flagged=True``).
     """
 
     id: str
@@ -53,6 +56,7 @@ class Task:
     app_label: str = ""
     world: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    flagged: str = ""
 
 
 @dataclass(slots=True)
@@ -82,15 +86,27 @@ class TaskSuite:
             "schema": TASKS_SCHEMA,
             "suite": self.suite,
             "world": self.world,
-            "tasks": [asdict(t) for t in self.tasks],
+            "tasks": [_task_json(t) for t in self.tasks],
         }
 
     def save(self, path: str | Path) -> None:
         atomic_write_json(path, self.to_json())
 
 
-def load_suite(path_or_name: str | Path) -> TaskSuite:
-    """Load a suite from a file path, or a shipped suite by name (``demo``)."""
+def _task_json(task: Task) -> dict[str, Any]:
+    """A task as a suite file stores it (``flagged`` only when it is set)."""
+    out = asdict(task)
+    if not out["flagged"]:
+        del out["flagged"]
+    return out
+
+
+def load_suite(path_or_name: str | Path, *, include_flagged: bool = False) -> TaskSuite:
+    """Load a suite from a file path, or a shipped suite by name (``demo``).
+
+    Tasks with a ``flagged`` reason (e.g. a ground truth that does not replay) are left out
+    unless ``include_flagged`` is set.
+    """
     p = Path(path_or_name)
     if not p.exists() and isinstance(path_or_name, str) and "/" not in path_or_name:
         p = tasks_dir() / f"{path_or_name}.json"
@@ -116,7 +132,11 @@ def load_suite(path_or_name: str | Path) -> TaskSuite:
             raise SchemaError(p, f"tasks[{i}]", str(exc)) from exc
         if task.id in seen:
             raise SchemaError(p, f"tasks[{i}].id", f"duplicate id {task.id!r}")
+        if not isinstance(task.flagged, str):
+            raise SchemaError(p, f"tasks[{i}].flagged", "not a string")
         seen.add(task.id)
+        if task.flagged and not include_flagged:
+            continue
         tasks.append(task)
     return TaskSuite(
         suite=str(data.get("suite") or p.stem),

@@ -61,6 +61,10 @@ class WorldTransition:
         event_type: the recorder's own event name (``click``, ``set_text``, ``key`` ...).
         effects: system-state changes the transition causes on a virtual device:
             ``{"uninstall": [package, ...], "install": [package, ...]}`` (empty: none).
+        context: the recorded histories that led to this edge, each a list of state ids
+            ending with ``source`` (oldest first): where one input was recorded leading to
+            different targets, the virtual device follows the edge whose context shares the
+            longest suffix with the states it has shown (see :func:`context_score`).
     """
 
     source: str
@@ -70,6 +74,42 @@ class WorldTransition:
     element: dict[str, Any] | None = None
     event_type: str = ""
     effects: dict[str, Any] = field(default_factory=dict)
+    context: list[list[str]] = field(default_factory=list)
+
+    def add_context(self, path: list[str]) -> None:
+        """Record one more history (ending with ``source``) that led to this edge."""
+        if path and path[-1] == self.source and path not in self.context:
+            self.context.append(list(path))
+
+
+#: ``event_type`` of edges the importers add from a task's own recorded steps (a step on one
+#: state, the task's next record on another) rather than from the recorder's events.
+TASK_EDGE = "task_record"
+
+
+def full_context_match(history: list[str], transition: WorldTransition) -> bool:
+    """Whether one recorded context of ``transition`` is, whole, the end of ``history``: the
+    device has shown exactly the recorded path that led to this edge (for an edge read from a
+    task's records: the task's whole path from its start)."""
+    return any(
+        len(ctx) <= len(history) and history[len(history) - len(ctx) :] == ctx
+        for ctx in transition.context
+    )
+
+
+def context_score(history: list[str], transition: WorldTransition) -> int:
+    """How many states before the current one agree between ``history`` (the states shown,
+    oldest first, ending with the current state) and the best of ``transition.context``
+    (compared backwards from the current state); 0 when none does or there is no context."""
+    best = 0
+    if not history or history[-1] != transition.source:
+        return 0
+    for ctx in transition.context:
+        n = 1
+        while n < len(ctx) and n < len(history) and ctx[-1 - n] == history[-1 - n]:
+            n += 1
+        best = max(best, n - 1)
+    return best
 
 
 @dataclass(slots=True)
@@ -163,7 +203,7 @@ class World:
             "home_state": self.home_state,
             "apps": [asdict(a) for a in self.apps],
             "states": [asdict(s) for s in self.states.values()],
-            "transitions": [asdict(t) for t in self.transitions],
+            "transitions": [_transition_json(t) for t in self.transitions],
         }
 
     def save(self, folder: str | Path) -> Path:
@@ -179,6 +219,14 @@ class World:
                 atomic_write_bytes(out / "states" / f"{sid}.png", png)
         atomic_write_json(out / "world.json", self.manifest())
         return out
+
+
+def _transition_json(t: WorldTransition) -> dict[str, Any]:
+    """A transition as ``world.json`` stores it (``context`` only when there is one)."""
+    out = asdict(t)
+    if not out["context"]:
+        del out["context"]
+    return out
 
 
 def _req(obj: dict[str, Any], key: str, typ: type, source: Path, where: str) -> Any:
@@ -218,6 +266,20 @@ def load_world(folder: str | Path) -> World:
             if getattr(t, end) not in states:
                 raise SchemaError(
                     mpath, f"transitions[{i}].{end}", f"unknown state {getattr(t, end)!r}"
+                )
+        if not isinstance(t.context, list):
+            raise SchemaError(mpath, f"transitions[{i}].context", "not a list")
+        for j, path in enumerate(t.context):
+            if (
+                not isinstance(path, list)
+                or not path
+                or path[-1] != t.source
+                or any(not isinstance(s, str) or s not in states for s in path)
+            ):
+                raise SchemaError(
+                    mpath,
+                    f"transitions[{i}].context[{j}]",
+                    "must be a non-empty list of known state ids ending with the source",
                 )
     for i, a in enumerate(apps):
         if a.start_state not in states:

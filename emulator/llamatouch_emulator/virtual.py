@@ -17,7 +17,14 @@ real ``adb`` binary; tests and benchmarks also use it directly. Behaviour (see
   recorded ``type`` transition for that element and text when the world has one);
 * an input with no recorded transition leaves the screen unchanged and is recorded as
   ``no_effect`` in :attr:`VirtualDevice.events`;
-* where several recorded transitions match equally well, one is chosen with a
+* where one input was recorded leading to different screens, the recorded context decides:
+  of the transitions whose element is the one hit (or handles the hit), the one whose
+  recorded history (``WorldTransition.context``: the states shown before it, from the
+  recorder's event order or a task's recorded path) shares the longest suffix with the states
+  this device has shown since its last reset is followed, and an edge read from a task's own
+  records wins a tie with one read from the recorder's events; so replaying a recorded path
+  is deterministic;
+* where several recorded transitions still match equally well, one is chosen with a
   :class:`random.Random` seeded with ``seed`` (re-seeded on every :meth:`reset`), over the
   candidates sorted by target id, so a run is reproducible for a seed.
 """
@@ -52,7 +59,14 @@ from llamatouch.device.base import ActResult, Device, Observation
 from llamatouch.errors import ActionError, DeviceGoneError, DumpError
 from llamatouch.ui.node import Bounds, UINode, UIScreen
 from llamatouch.ui.xmlio import read_uiautomator_xml, write_uiautomator_xml
-from llamatouch.world import World, WorldState, WorldTransition
+from llamatouch.world import (
+    TASK_EDGE,
+    World,
+    WorldState,
+    WorldTransition,
+    context_score,
+    full_context_match,
+)
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +285,7 @@ class VirtualDevice(Device):
         self._png_cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self.current_state = self._home
         self._back_stack: list[str] = []
+        self._history: list[str] = []
         self._edits: dict[str, str] = {}
         self._focus: str | None = None
         self._reset_session(None)
@@ -384,6 +399,7 @@ class VirtualDevice(Device):
     def _reset_session(self, package: str | None) -> None:
         self._rng = random.Random(self.seed)
         self._back_stack = []
+        self._history = []
         self._installed = {a.package: a.installed for a in self.world.apps}
         if package is None:
             self._enter(self._home)
@@ -397,6 +413,10 @@ class VirtualDevice(Device):
     def _enter(self, sid: str) -> None:
         """Show ``sid`` fresh: typed edits are dropped, focus goes to the recorded one."""
         self.current_state = sid
+        if not self._history or self._history[-1] != sid:
+            self._history.append(sid)
+            if len(self._history) > 256:
+                del self._history[0]
         self._edits = {}
         self._focus = None
         scr = self._base_screen(sid)
@@ -701,6 +721,7 @@ class VirtualDevice(Device):
             if state_id != self._home:
                 self._back_stack = [self._home]
             self._enter(state_id)
+            self._history = [state_id]  # the episode starts here
 
         self._call(run)
 
@@ -716,13 +737,29 @@ class VirtualDevice(Device):
         return [t for t in self._outgoing.get(self.current_state, ()) if transition_kind(t) == kind]
 
     def _follow(self, matches: list[_Match]) -> WorldTransition | None:
-        """The best-ranked match; ties broken with the seeded RNG over sorted targets."""
+        """The best match, then the seeded RNG over sorted targets.
+
+        Matches of rank 0 and 1 (the recorded element is the node hit, or handles it) are
+        ordered by their recorded context first (:func:`context_score` against the states
+        shown since the last reset: an edge one of whose recorded paths was shown whole first,
+        then the longest common suffix, then edges read from a task's records), then by rank;
+        higher ranks come after them, by rank.
+        """
         usable = [m for m in matches if self._reachable(m.transition)]
         if not usable:
             return None
-        best = min(m.rank for m in usable)
+
+        def order(m: _Match) -> tuple[int, int, int, int, int]:
+            t = m.transition
+            if m.rank > 1:
+                return (1, 0, 0, 0, m.rank)
+            task = t.event_type == TASK_EDGE
+            whole = full_context_match(self._history, t)
+            return (0, -int(whole), -context_score(self._history, t), -int(task), m.rank)
+
+        best = min(order(m) for m in usable)
         tied = sorted(
-            (m.transition for m in usable if m.rank == best),
+            (m.transition for m in usable if order(m) == best),
             key=lambda t: (t.target, t.element_key or ""),
         )
         targets = sorted({t.target for t in tied})

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,17 @@ from llamatouch.datasets.recorded_html import (
     norm_text,
     parse_recorded_html,
 )
+from llamatouch.datasets.replay_check import check_annotation, make_replayable
 from llamatouch.datasets.report import AppSummary, ImportProblem, ImportReport
+from llamatouch.datasets.task_paths import add_task_edges, scroll_steps
 from llamatouch.datasets.utg import AppContext, build_world
-from llamatouch.errors import InputFormatError
+from llamatouch.errors import InputFormatError, LlamaTouchError
+from llamatouch.essential.schema import Annotation, load_annotations_dir
+from llamatouch.paths import annotations_dir
 from llamatouch.tasks import Task, TaskSuite
 from llamatouch.ui.html import MERGE_SEPARATOR, render_html
 from llamatouch.ui.node import UINode, UIScreen
-from llamatouch.world import World
+from llamatouch.world import TASK_EDGE, World
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +106,18 @@ def import_droidtask(
     out_dir: str | Path,
     *,
     progress: Callable[[str], None] | None = None,
+    annotations: Mapping[str, Annotation] | None = None,
 ) -> ImportResult:
     """Import a DroidTask download at ``path`` into ``out_dir`` (see the module docstring).
 
     ``progress`` is called with each app folder name when it is done (the CLI drives a progress
-    bar with it).
+    bar with it). Every fully resolved task is replayed on the virtual device
+    (:mod:`llamatouch.datasets.replay_check`); when ``annotations`` (task id → annotation;
+    default: the shipped ``droidtask`` annotations, ``{}``: none) has the task, the replay must
+    also score ``success``. Tasks that fail are flagged (``Task.flagged``) and reported.
     """
+    if annotations is None:
+        annotations = shipped_annotations()
     dataset = Path(path).resolve()
     out = Path(out_dir)
     if not dataset.is_dir():
@@ -118,7 +129,7 @@ def import_droidtask(
     tasks: list[Task] = []
     worlds: dict[str, Path] = {}
     for folder in folders:
-        world, app_tasks, summary = import_app(folder, dataset, report.problems)
+        world, app_tasks, summary = import_app(folder, dataset, report.problems, annotations)
         if progress is not None:
             progress(folder.name)
         if world is None:
@@ -142,10 +153,23 @@ def import_droidtask(
     return ImportResult(out, suite, suite_path, worlds, report)
 
 
+def shipped_annotations() -> Mapping[str, Annotation]:
+    """The shipped ``droidtask`` annotations (empty when the package has none)."""
+    try:
+        folder = annotations_dir() / SUITE_NAME
+    except LlamaTouchError:
+        return {}
+    return load_annotations_dir(folder) if folder.is_dir() else {}
+
+
 def import_app(
-    app_dir: Path, dataset: Path, problems: list[ImportProblem]
+    app_dir: Path,
+    dataset: Path,
+    problems: list[ImportProblem],
+    annotations: Mapping[str, Annotation] | None = None,
 ) -> tuple[World | None, list[Task], AppSummary]:
-    """Import one app folder: its world (in memory) and its tasks."""
+    """Import one app folder: its world (in memory) and its tasks, each checked by replaying
+    it (and scoring the replay with its annotation, when ``annotations`` has one)."""
     app = app_dir.name
     index, n_files = load_states(app_dir / "states", dataset, problems, app)
     events = (
@@ -161,12 +185,35 @@ def import_app(
     world = build_world(ctx, WORLD_PREFIX + app)
     summary.package = ctx.package
     summary.states = len(world.states)
+    summary.state_variants = len(world.states) - summary.states
+    summary.states = len(world.states)
     summary.transitions = len(world.transitions)
     app_tasks = []
     for number, path in task_files(app_dir):
         task = _import_task(ctx, world, number, path)
         if task is not None:
             app_tasks.append(task)
+    resolved = [t for t in app_tasks if t.meta.get("fully_resolved")]
+    flagged = make_replayable(world, resolved)
+    with tempfile.TemporaryDirectory(prefix="llamatouch-replay-") as work:
+        for task in resolved:
+            ann = (annotations or {}).get(task.id)
+            if task.flagged or ann is None:
+                continue
+            task.flagged = check_annotation(world, task, ann, work)
+            if task.flagged:
+                flagged.append(task)
+    for task in flagged:
+        problems.append(
+            ImportProblem(
+                "replay_diverges", str(task.meta.get("source", "")), task.flagged, app, task.id
+            )
+        )
+    summary.state_variants = len(world.states) - summary.states
+    summary.states = len(world.states)
+    summary.transitions = len(world.transitions)
+    summary.task_edges = sum(1 for t in world.transitions if t.event_type == TASK_EDGE)
+    summary.flagged = len(flagged)
     summary.tasks = len(app_tasks)
     summary.fully_resolved = sum(1 for t in app_tasks if t.meta.get("fully_resolved"))
     return world, app_tasks, summary
@@ -180,6 +227,9 @@ class _Resolved:
     state: str | None
     action: dict[str, Any] | None
     how: str = ""
+    #: the record's candidate screens up to the chosen one, when it was not the first (a
+    #: scrolled page: scroll steps lead from the first to the chosen one)
+    scrolled: list[str] = field(default_factory=list)
 
 
 def _load_task_yaml(path: Path) -> Any:
@@ -236,8 +286,22 @@ def _import_task(ctx: AppContext, world: World, number: int, path: Path) -> Task
             problem("state_unresolved", "no final state after the last record", len(records))
         resolved.append(_Resolved(final, Finish().to_json()))
     full = bool(resolved) and all(r.state is not None and r.action is not None for r in resolved)
-    gt_states = [r.state for r in resolved if r.state is not None] if full else []
-    gt_actions = [r.action for r in resolved if r.action is not None] if full else []
+    gt_states: list[str] = []
+    gt_actions: list[dict[str, Any]] = []
+    scrolls = 0
+    if full:
+        for r in resolved:
+            if r.state is None or r.action is None:
+                continue  # (never: ``full``)
+            if r.scrolled:
+                steps = scroll_steps(world, [*r.scrolled, r.state])
+                for sid, act in steps or []:
+                    gt_states.append(sid)
+                    gt_actions.append(act)
+                    scrolls += 1
+            gt_states.append(r.state)
+            gt_actions.append(r.action)
+        add_task_edges(world, gt_states, gt_actions)
     meta: dict[str, Any] = {
         "dataset": "droidtask",
         "source": source,
@@ -248,6 +312,7 @@ def _import_task(ctx: AppContext, world: World, number: int, path: Path) -> Task
             i for i, r in enumerate(resolved) if r.state is None or r.action is None
         ],
         "resolved_by": [r.how for r in resolved],
+        "scroll_steps": scrolls,
         "quirks": quirks,
     }
     return Task(
@@ -308,7 +373,7 @@ def _resolve_record(
     new_state = ctx.index.resolve(rec.get("new_state_str"))
     reasons: list[str] = []
     offscreen: list[str] = []
-    for sid in cands:
+    for k, sid in enumerate(cands):
         screen = world.screen(sid)
         node, how = _find_node(ctx, screen, sid, new_state, element, elements)
         if node is None:
@@ -317,7 +382,7 @@ def _resolve_record(
         if not _on_screen(screen, node):
             offscreen.append(f"{sid[:12]}: node {screen.key(node)} at {node.bounds}")
             continue
-        return _Resolved(sid, _record_action(screen, node, element, text), how)
+        return _Resolved(sid, _record_action(screen, node, element, text), how, cands[:k])
     if offscreen:
         problem(
             "element_offscreen",

@@ -49,9 +49,15 @@ class AppSummary:
         world: the world folder name written under ``worlds/``.
         state_files: state JSON files read.
         states: distinct states after de-duplication.
-        transitions: distinct transitions written.
+        transitions: distinct transitions written (recorded events and task edges).
         tasks: tasks read from ``task<N>.yaml``.
         fully_resolved: tasks whose every record resolved to a state and an action.
+        task_edges: transitions added from the tasks' own records (a step on one state, the
+            next record on another) where no recorded event did the same.
+        state_variants: states added as a task's own copy of its start screen (see
+            :mod:`llamatouch.datasets.replay_check`), included in ``states``.
+        flagged: fully resolved tasks whose ground truth still does not replay (or does not
+            meet its annotation) on the virtual device; left out of default runs.
     """
 
     app: str
@@ -62,6 +68,9 @@ class AppSummary:
     transitions: int = 0
     tasks: int = 0
     fully_resolved: int = 0
+    task_edges: int = 0
+    state_variants: int = 0
+    flagged: int = 0
 
 
 @dataclass(slots=True)
@@ -91,7 +100,16 @@ class ImportReport:
     def to_json(self) -> dict[str, Any]:
         totals = {
             k: self.total(k)
-            for k in ("state_files", "states", "transitions", "tasks", "fully_resolved")
+            for k in (
+                "state_files",
+                "states",
+                "transitions",
+                "tasks",
+                "fully_resolved",
+                "task_edges",
+                "state_variants",
+                "flagged",
+            )
         }
         return {
             "dataset": self.dataset,

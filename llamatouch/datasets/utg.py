@@ -75,11 +75,19 @@ def build_world(ctx: AppContext, name: str) -> World:
     start_targets: Counter[str] = Counter()
     home_sources: Counter[str] = Counter()
     transitions: list[WorldTransition] = []
-    seen: set[tuple[str, str, str]] = set()
+    seen: dict[tuple[str, str, str], WorldTransition] = {}
+    came_from: str | None = None  # the previous event's start, when it ended where this starts
+    prev_stop: str | None = None
     for ev in ctx.events:
         source_file = rel(ev.path, ctx.root)
         src = index.resolve(ev.data.get("start_state"))
         dst = index.resolve(ev.data.get("stop_state"))
+        history = (
+            [came_from, src]
+            if came_from and src and prev_stop == src and came_from != src
+            else []
+        )
+        came_from, prev_stop = src, dst
         conv = convert_event(ev.event, screens.get(src) if src else None)
         if conv.stop:
             continue
@@ -112,11 +120,9 @@ def build_world(ctx: AppContext, name: str) -> World:
                 ImportProblem("event_target_unresolved", source_file, conv.problem, ctx.app)
             )
         ident = (src, dst, repr(sorted(conv.action.items())))
-        if ident in seen:
-            continue
-        seen.add(ident)
-        transitions.append(
-            WorldTransition(
+        edge = seen.get(ident)
+        if edge is None:
+            edge = WorldTransition(
                 source=src,
                 target=dst,
                 action=conv.action,
@@ -124,7 +130,10 @@ def build_world(ctx: AppContext, name: str) -> World:
                 element=conv.element,
                 event_type=ev.event_type,
             )
-        )
+            seen[ident] = edge
+            transitions.append(edge)
+        if history:
+            edge.add_context(history)
     apps: list[WorldApp] = []
     if launches:
         (package, activity), _ = launches.most_common(1)[0]

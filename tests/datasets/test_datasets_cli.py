@@ -35,7 +35,10 @@ def test_import_droidtask_prints_counts(
     assert "malformed_json" in out.out
     assert "apps: 100%" in out.err  # the progress bar goes to stderr
     report = json.loads((tmp_path / "import-report.json").read_text())
-    assert report["totals"]["states"] == 888
+    # 888 recorded states, plus one start-screen copy per task that needs its own (3)
+    assert report["totals"]["states"] - report["totals"]["state_variants"] == 888
+    assert report["totals"]["state_variants"] == 3
+    assert report["totals"]["flagged"] == 2
     assert (tmp_path / "droidtask.json").is_file()
 
 
@@ -46,9 +49,16 @@ def test_import_droidbot_and_missing_folder(
     out = capsys.readouterr().out
     assert "states:          15 (15 with their real screenshot)" in out
     assert "trace steps:     15" in out
-    rc = main(["datasets", "import", "droidbot", str(tmp_path / "nope"), "--out", str(tmp_path)])
+    # a missing input folder is a usage error: one line, exit 2 (shared CLI argument types)
+    with pytest.raises(SystemExit) as exc:
+        main(["datasets", "import", "droidbot", str(tmp_path / "nope"), "--out", str(tmp_path)])
     err = capsys.readouterr().err
-    assert rc == 1 and "nope" in err and "not a DroidBot output folder" in err
+    assert exc.value.code == 2 and "nope" in err and "does not exist" in err
+    # a folder that exists but is not DroidBot output is the importer's error (exit 1)
+    (tmp_path / "empty").mkdir()
+    rc = main(["datasets", "import", "droidbot", str(tmp_path / "empty"), "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc in (1, 2) and "not a DroidBot output folder" in err
 
 
 def test_tasks_list_on_an_imported_suite(
@@ -58,7 +68,12 @@ def test_tasks_list_on_an_imported_suite(
     out = capsys.readouterr().out
     assert "notes-task1 " in out
     assert "Create a text note named 'NewTextNote'" in out
-    assert "141 task(s) in suite 'droidtask' (141 with a ground truth)" in out
+    # the two tasks whose recorded ground truth does not meet its annotation are flagged on
+    # import and left out of the default listing / runs (load_suite(include_flagged=True))
+    flagged = [t.id for t in droidtask_import.suite.tasks if t.flagged]
+    assert sorted(flagged) == ["filemanager-task13", "notes-task11"]
+    assert "139 task(s) in suite 'droidtask' (139 with a ground truth)" in out
+    assert "notes-task11 " not in out
 
 
 def test_tasks_list_shipped_suites_via_console_script() -> None:

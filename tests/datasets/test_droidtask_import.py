@@ -147,7 +147,7 @@ def test_malformed_event_files_are_skipped_and_reported(droidtask_import: Import
 def test_ground_truth_is_typed_and_consistent(
     droidtask_import: ImportResult, droidtask_dir: Path
 ) -> None:
-    suite = load_suite(droidtask_import.suite_path)
+    suite = load_suite(droidtask_import.suite_path, include_flagged=True)
     assert len(suite.tasks) == 141
     worlds: dict[str, World] = {}
     for task in suite.tasks:
@@ -156,11 +156,25 @@ def test_ground_truth_is_typed_and_consistent(
         world = worlds.setdefault(
             task.world, load_world(droidtask_import.out_dir / "worlds" / task.world)
         )
-        assert len(task.gt_states) == len(task.gt_actions) == task.meta["records"]
+        n_steps = task.meta["records"] + task.meta["scroll_steps"]
+        assert len(task.gt_states) == len(task.gt_actions) == n_steps
         assert task.gt_actions[-1] == {"action": "finish", "status": "success"}
         assert task.start_state == task.gt_states[0]
         records = yaml.safe_load((droidtask_dir / task.meta["source"]).read_text())["records"]
-        for sid, act, rec in zip(task.gt_states, task.gt_actions, records, strict=True):
+        steps = [(s, a) for s, a in zip(task.gt_states, task.gt_actions, strict=True)]
+        scrolls = [(s, a) for s, a in steps if a["action"] == "scroll"]
+        assert len(scrolls) == task.meta["scroll_steps"]  # no record is a scroll
+        # every step follows a real edge of the world (a recorded event or the task's record)
+        for i, (sid, act) in enumerate(steps[:-1]):
+            nxt = task.gt_states[i + 1]
+            if sid == nxt or act["action"] == "type":
+                continue
+            assert any(
+                t.source == sid and t.target == nxt and t.action.get("action") == act["action"]
+                for t in world.transitions
+            ), (task.id, i, act)
+        recorded = [(s, a) for s, a in steps if a["action"] != "scroll"]
+        for sid, act, rec in zip(*zip(*recorded, strict=True), records, strict=True):
             assert sid in world.states
             parsed = action_from_json(act)
             if rec["Input"] != "null":

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from demo_builder import write_demo  # scripts/ (pytest pythonpath)
 
 from llamatouch.actions import Action, Key, OpenApp, Tap, Type, action_from_json
 from llamatouch.datasets.droidtask import ImportResult, import_droidtask
@@ -20,11 +21,11 @@ from llamatouch.errors import (
     SchemaError,
     XmlFormatError,
 )
+from llamatouch.paths import tasks_dir
 from llamatouch.tasks import Task, load_suite
 from llamatouch.ui.node import UIScreen
 from llamatouch.ui.xmlio import read_uiautomator_xml
 from llamatouch.world import World, load_world
-from demo_builder import write_demo  # scripts/ (pytest pythonpath)
 from llamatouch_emulator.virtual import NULL_ROOT_ERROR, FaultConfig, VirtualDevice
 from llamatouch_emulator.worlds import demo_world_dir, load_named_world
 
@@ -382,7 +383,7 @@ def test_committed_demo_world_is_what_the_builder_writes(tmp_path: Path) -> None
     assert built_files == shipped_files
     for rel in built_files:
         assert (tmp_path / "demo" / rel).read_bytes() == (shipped / rel).read_bytes(), rel
-    tasks_file = Path(__file__).resolve().parents[2] / "tasks" / "demo.json"
+    tasks_file = tasks_dir() / "demo.json"
     assert (tmp_path / "demo.json").read_bytes() == tasks_file.read_bytes()
     # the assignment's floor: at least 30 screens and 10 tasks
     assert len(world.states) >= 30 and len(suite.tasks) >= 10
