@@ -27,6 +27,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ from llamatouch.ui.node import UINode, UIScreen
 from llamatouch.ui.xmlio import read_uiautomator_xml
 from llamatouch_emulator.shell_cmds import Shell, full_activity
 from llamatouch_emulator.u2selector import (
+    MASK_BITS,
     SelectorError,
     U2Selector,
     find_all,
@@ -377,6 +379,57 @@ class U2Server:
         n = int(steps) if _is_number(steps) else 100
         self.device.swipe(sx, sy, tx, ty, max(1, n) * MS_PER_STEP)
         return True
+
+    def _child_by(self, selector: Any, child: Any, pick: Callable[[UIScreen, UINode], bool],
+                  allow_scroll: Any = False) -> dict[str, Any]:
+        """UiCollection.getChildBy...: the first child matching ``child`` (a descendant of the
+        object) for which ``pick`` holds, returned as a selector that designates exactly it
+        (the client sends it back as the object's selector)."""
+        if not isinstance(selector, dict) or not isinstance(child, dict):
+            raise ValueError("childBy... needs a selector and a child selector")
+        chained = dict(selector)
+        chained["childOrSibling"] = [*(selector.get("childOrSibling") or []), "child"]
+        chained["childOrSiblingSelector"] = [*(selector.get("childOrSiblingSelector") or []),
+                                             child]
+        for attempt in range(MAX_SCROLL_SWIPES + 1):
+            screen, found, sel = self._all(chained)
+            for k, node in enumerate(found):
+                if pick(screen, node):
+                    last = dict(child)
+                    last["instance"] = k
+                    last["mask"] = int(child.get("mask", 0)) | MASK_BITS["instance"]
+                    chained["childOrSiblingSelector"] = [*chained["childOrSiblingSelector"][:-1],
+                                                         last]
+                    return chained
+            if not allow_scroll or attempt == MAX_SCROLL_SWIPES or \
+                    not self._scroll_once(selector, True, True, SCROLL_STEPS):
+                break
+        raise ObjectNotFound(sel.describe())
+
+    def rpc_childByText(self, selector: Any, child: Any, text: str,
+                        allow_scroll_search: Any = False) -> dict[str, Any]:
+        def has_text(screen: UIScreen, node: UINode) -> bool:
+            return node.text == text or any(n.text == text for n in screen.descendants(node))
+
+        return self._child_by(selector, child, has_text, allow_scroll_search)
+
+    def rpc_childByDescription(self, selector: Any, child: Any, desc: str,
+                               allow_scroll_search: Any = False) -> dict[str, Any]:
+        def has_desc(screen: UIScreen, node: UINode) -> bool:
+            return node.content_desc == desc or any(
+                n.content_desc == desc for n in screen.descendants(node))
+
+        return self._child_by(selector, child, has_desc, allow_scroll_search)
+
+    def rpc_childByInstance(self, selector: Any, child: Any, instance: int) -> dict[str, Any]:
+        if isinstance(instance, bool) or not isinstance(instance, int) or instance < 0:
+            raise ValueError("childByInstance needs an instance >= 0")
+        seen = iter(range(instance + 1))
+
+        def nth(screen: UIScreen, node: UINode) -> bool:
+            return next(seen, None) == instance
+
+        return self._child_by(selector, child, nth)
 
     def rpc_exist(self, selector: Any) -> bool:
         return bool(self._all(selector)[1])

@@ -73,6 +73,16 @@ CALLS: list[tuple[str, str, bool, Call]] = [
     ("swipe(direction)", CONTACTS, False, lambda d, v: d(scrollable=True).swipe("up") is None
      and v.current_state == "contacts_list_scrolled"),
     ("drag_to", CLOCK, False, lambda d, v: d(text="8:30 AM").drag_to(500, 1500, duration=0.1)),
+    ("child_by_text", CLOCK, False, lambda d, v: d(resourceId=f"{CLOCK}:id/list")
+     .child_by_text("8:30 AM", resourceId=f"{CLOCK}:id/alarm_row").info["bounds"]["top"] == 516),
+    ("child_by_text(scroll)", CONTACTS, False, lambda d, v: d(scrollable=True).child_by_text(
+        "Olivia Owens", allow_scroll_search=True, resourceId=f"{CONTACTS}:id/contact_row")
+     .info["childCount"] >= 1 and v.current_state == "contacts_list_scrolled"),
+    ("child_by_description", CLOCK, False, lambda d, v: d(resourceId=f"{CLOCK}:id/tabs")
+     .child_by_description("Timer", className="android.widget.LinearLayout")
+     .info["bounds"]["left"] == 540),
+    ("child_by_instance", CLOCK, False, lambda d, v: d(resourceId=f"{CLOCK}:id/list")
+     .child_by_instance(1, resourceId=f"{CLOCK}:id/alarm_row").info["bounds"]["top"] == 516),
     ("open_notification", CLOCK, False, lambda d, v: d.open_notification()
      and v.events[-1]["kind"] == "key"),
 ]
