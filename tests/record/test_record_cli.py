@@ -8,8 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from llamatouch.cli import main
+from llamatouch.cli.world_cmd import read_inputs
+from llamatouch.errors import InputFormatError
 from llamatouch.record.diff import diff_worlds, format_table, reachable_states
 from llamatouch.world import load_world
 from llamatouch_emulator.worlds import demo_world_dir, load_named_world
@@ -154,3 +158,24 @@ def test_annotate_on_a_world_needs_a_suite(capsys: pytest.CaptureFixture[str]) -
     assert "--suite FILE is required" in err and "Traceback" not in err
     assert main(["world", "author", str(demo_world_dir()), "--no-browser"]) == 2
     assert "--suite FILE is required" in capsys.readouterr().err
+
+
+_INPUT = st.text(min_size=1, max_size=20).filter(lambda t: t.strip() == t and "\n" not in t
+                                                 and "\r" not in t and t.isprintable())
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(_INPUT, min_size=1, max_size=8))
+def test_input_dictionaries_read_back_in_order_without_duplicates(tmp_path: Path,
+                                                                  items: list[str]) -> None:
+    as_json = tmp_path / "inputs.json"
+    as_json.write_text(json.dumps(items), encoding="utf-8")
+    assert read_inputs(as_json) == tuple(dict.fromkeys(items))
+    lines = [t for t in items if not t.startswith("#")]
+    as_text = tmp_path / "inputs.txt"
+    as_text.write_text("\n".join(["# comment", *items, ""]), encoding="utf-8")
+    if lines:
+        assert read_inputs(as_text) == tuple(dict.fromkeys(lines))
+    else:
+        with pytest.raises(InputFormatError, match="no inputs"):
+            read_inputs(as_text)
