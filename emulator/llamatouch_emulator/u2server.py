@@ -13,7 +13,8 @@ optional duration: long click), ``swipe``, ``swipePoints``, ``drag``, ``pressKey
 (KEYCODE_NOTIFICATION), and the element API on selectors resolved against the served hierarchy
 (:mod:`llamatouch_emulator.u2selector`): ``exist``, ``count``, ``objInfo``,
 ``objInfoOfAllInstances``, ``getText``, ``setText``, ``clearTextField``, ``click`` /
-``longClick`` on a selector, ``waitForExists``, ``waitUntilGone``, ``scrollTo``,
+``longClick`` on a selector, ``dragTo``, ``childByText`` / ``childByDescription`` /
+``childByInstance``, ``waitForExists``, ``waitUntilGone``, ``scrollTo``,
 ``scrollForward`` / ``scrollBackward`` / ``scrollToBeginning`` / ``scrollToEnd`` and the
 ``fling`` forms. A selector that matches nothing where an object is needed answers error -32002
 ``...UiObjectNotFoundException`` (the client raises ``UiObjectNotFoundError``). Anything else
