@@ -10,7 +10,12 @@ Security model:
 * files are only read from the trace folder and only written to the annotation store, both
   through :func:`llamatouch.fsutil.safe_join` (``..``, absolute paths, encoded dots and
   symlinks leading out are refused);
-* the server binds 127.0.0.1 unless told otherwise (see :func:`make_server`).
+* the server binds 127.0.0.1 unless told otherwise (see :func:`make_server`), and answers
+  only requests whose ``Host`` header names it (``127.0.0.1``, ``localhost`` or ``[::1]``
+  with the bound port, or the address it was told to bind): a page of another site whose
+  name resolves to 127.0.0.1 (DNS rebinding) gets 400;
+* malformed requests are client errors, never a 500: a NUL byte in the path or the query
+  (400), a body that is not JSON or is nested deeper than :data:`MAX_JSON_DEPTH` (400).
 """
 
 from __future__ import annotations
@@ -33,6 +38,12 @@ log = logging.getLogger(__name__)
 
 TOKEN_COOKIE = "llamatouch_token"  # noqa: S105 (a cookie name, not a secret)
 TOKEN_HEADER = "X-LlamaTouch-Token"  # noqa: S105 (a header name)
+#: Deepest JSON request body accepted (an annotation is about 8 levels deep).
+MAX_JSON_DEPTH = 64
+#: Host names that mean this machine (with the bound port, they pass the Host check).
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+#: Bound addresses that accept connections on every interface (the Host check is then moot).
+_WILDCARDS = frozenset({"0.0.0.0", "::"})  # noqa: S104 (recognised, not bound, here)
 _HERE = Path(__file__).resolve().parent
 
 
@@ -45,6 +56,58 @@ def _same(a: str | None, b: str) -> bool:
     return a is not None and hmac.compare_digest(a.encode(), b.encode())
 
 
+def host_allowed(host_header: str, bound_host: str, bound_port: str) -> bool:
+    """Whether a request's ``Host`` header names this server: a loopback name (or the address
+    it was bound to) with the bound port. A server bound to every interface accepts any."""
+    bound = bound_host.strip("[]").lower()
+    if bound in _WILDCARDS:
+        return True
+    name, port = host_header.lower(), "80"  # no port: the default one
+    if ":" in name and not name.endswith("]"):  # host:port, [v6]:port (not a bare [v6])
+        name, _, port = name.rpartition(":")
+    if not name or not port.isdigit() or port != bound_port:
+        return False
+    allowed = LOOPBACK_NAMES | {bound, f"[{bound}]"}
+    return name in allowed
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests at most ``limit`` containers deep (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((c, depth + 1) for c in children)
+    return True
+
+
+def _bad_request(message: str) -> Response:
+    resp = jsonify(error=message)
+    resp.status_code = 400
+    return resp
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object; a malformed, non-object or too deeply nested body aborts
+    the request with 400."""
+    import json
+
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except RecursionError:
+        abort(_bad_request(f"JSON nested too deeply (limit {MAX_JSON_DEPTH} levels)"))
+    except ValueError:
+        abort(_bad_request("expected a JSON object"))
+    if not isinstance(body, dict):
+        abort(_bad_request("expected a JSON object"))
+    if not _depth_ok(body, MAX_JSON_DEPTH):
+        abort(_bad_request(f"JSON nested too deeply (limit {MAX_JSON_DEPTH} levels)"))
+    return body
+
+
 def create_app(session: AnnotationSession, token: str) -> Flask:
     """Build the Flask app serving ``session``; ``token`` guards every request."""
     app = Flask(
@@ -54,6 +117,23 @@ def create_app(session: AnnotationSession, token: str) -> Flask:
         static_url_path="/static",
     )
     app.config.update(MAX_CONTENT_LENGTH=4 * 1024 * 1024, JSON_SORT_KEYS=False)
+
+    @app.before_request
+    def _check_request() -> Any:
+        env = request.environ
+        if not host_allowed(request.host, str(env.get("SERVER_NAME", "")),
+                            str(env.get("SERVER_PORT", ""))):
+            return _bad_request("unexpected Host header (open the URL printed by "
+                                "`llamatouch annotate`)")
+        if "\x00" in request.path or any(
+            "\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)
+        ):
+            return _bad_request("a NUL byte in the request")
+        return None
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(_: RecursionError) -> Response:
+        return _bad_request("request nested too deeply")
 
     @app.before_request
     def _check_token() -> Any:
@@ -121,16 +201,12 @@ def create_app(session: AnnotationSession, token: str) -> Flask:
 
     @app.post("/api/validate")
     def api_validate() -> Any:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return jsonify(error="expected a JSON object"), 400
+        body = json_body()
         return jsonify(session.validate(body.get("annotation")))
 
     @app.post("/api/primitive")
     def api_primitive() -> Any:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return jsonify(error="expected a JSON object"), 400
+        body = json_body()
         try:
             prim = session.make_primitive(
                 str(body.get("type", "")), int(body.get("step", -1)),
@@ -142,9 +218,7 @@ def create_app(session: AnnotationSession, token: str) -> Flask:
 
     @app.post("/api/save")
     def api_save() -> Any:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return jsonify(error="expected a JSON object"), 400
+        body = json_body()
         name = body.get("name")
         if name is not None and not isinstance(name, str):
             return jsonify(error="name must be a string"), 400

@@ -302,3 +302,65 @@ def test_cli_listens_on_loopback_only_unless_told(gt_trace: Path, tmp_path: Path
         proc.terminate()
         proc.communicate(timeout=10)
     assert "warning: listening on 0.0.0.0" in out
+
+
+# -- malformed requests and DNS rebinding (4xx, never 500) ----------------------------------
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/trace/%00"),
+        ("GET", "/trace/steps/0000/step.json%00.png"),
+        ("GET", "/trace/a%00/../manifest.json"),
+        ("GET", "/api/annotation?name=x%00.json"),
+        ("GET", "/api/trace?x=%00"),
+        ("POST", "/api/save"),
+    ],
+)
+def test_nul_byte_in_a_path_is_a_client_error(confined: dict[str, Any], method: str,
+                                             path: str) -> None:
+    body = {"name": "a\x00.json", "annotation": {}} if method == "POST" else None
+    status, data, _ = _request(confined["port"], method, path, headers=_auth(confined),
+                               body=body)
+    assert 400 <= status < 500, (path, status, data[:200])
+    assert SECRET.encode() not in data
+
+
+@pytest.mark.parametrize("depth", [200, 5_000, 200_000])
+@pytest.mark.parametrize("endpoint", ["/api/validate", "/api/save", "/api/primitive"])
+def test_deeply_nested_json_is_a_client_error(confined: dict[str, Any], endpoint: str,
+                                             depth: int) -> None:
+    raw = ('{"annotation": ' + '{"a": ' * depth + "1" + "}" * depth + "}").encode()
+    conn = http.client.HTTPConnection("127.0.0.1", confined["port"], timeout=30)
+    conn.request("POST", endpoint, body=raw,
+                 headers={**_auth(confined), "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    assert resp.status == 400, (endpoint, depth, resp.status, data[:200])
+    assert b"nested" in data
+    # the server is still there
+    status, _, _ = _request(confined["port"], "GET", "/api/trace", headers=_auth(confined))
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example:{port}", "evil.example", "127.0.0.1.evil.example:{port}",
+     "localhost.evil.example:{port}", "127.0.0.1:1", "localhost:{port}@evil.example", ""],
+)
+def test_foreign_host_header_is_refused(confined: dict[str, Any], host: str) -> None:
+    """DNS rebinding: a page on another name that resolves to 127.0.0.1 sends its own Host."""
+    status, data, _ = _request(confined["port"], "GET", "/api/trace",
+                               headers={**_auth(confined), "Host": host.format(
+                                   port=confined["port"])})
+    assert status in (400, 421), (host, status)
+    assert b"episode_id" not in data
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "[::1]:{port}",
+                                  "LOCALHOST:{port}"])
+def test_loopback_host_headers_are_served(confined: dict[str, Any], host: str) -> None:
+    status, data, _ = _request(confined["port"], "GET", "/api/trace",
+                               headers={**_auth(confined), "Host": host.format(
+                                   port=confined["port"])})
+    assert status == 200 and b"episode_id" in data
