@@ -155,18 +155,10 @@ def run_eval(
     check_config(config)
     suite = load_suite(config.tasks)
     tasks = _select(suite, config.task_ids)
-    agent_cls = resolve_agent_class(config.agent)
     label = agent_label(config.agent)
+    oracle = bool(resolve_agent_class(config.agent).oracle)
     out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise RunError(f"--out {out} is a file, not a folder")
-    trace_root = out / "traces"
-    existing = _existing(trace_root)
-    if existing and not config.resume:
-        raise RunError(
-            f"{out} already holds {len(existing)} episode(s): pass --resume to continue that "
-            "run, or choose another --out"
-        )
+    existing = _existing_run(out, config.resume)
     ann_dir = (
         Path(config.annotations)
         if config.annotations
@@ -175,26 +167,9 @@ def run_eval(
     scorer = Scorer(ann_dir, require_finish=config.require_finish)
     for err in scorer.load_errors:
         log.warning("annotation not loaded: %s", err)
-
-    plan: list[EpisodeSpec] = []
-    skipped = 0
-    rescore: list[tuple[str, Task]] = []
-    for task in tasks:
-        for trial in range(config.trials):
-            eid = episode_id(task, label, trial)
-            m = existing.get(eid)
-            if m is not None and m.status in DONE_STATUSES:
-                skipped += 1
-                if m.verdict is None and m.status != "crash" and scorer.has(task.id):
-                    rescore.append((eid, task))
-                continue
-            limit = task.max_steps if config.max_steps is None else config.max_steps
-            plan.append(
-                EpisodeSpec(eid, task, suite.suite, trial, limit, task.world or suite.world)
-            )
+    plan = _plan(config, suite, tasks, label, existing, scorer)
 
     out.mkdir(parents=True, exist_ok=True)
-    oracle = bool(agent_cls.oracle)
     write_run_json(
         out,
         config,
@@ -206,26 +181,19 @@ def run_eval(
             "oracle": oracle,
         },
     )
-    for eid, task in rescore:
-        score_into(scorer, trace_root / eid, task.id)
+    for eid, task in plan.rescore:
+        score_into(scorer, out / "traces" / eid, task.id)
     if on_total is not None:
-        on_total(len(plan))
-    if plan:
+        on_total(len(plan.run))
+    if plan.run:
         context = WorkerContext(
             agent_factory=agent_factory or RegistryAgentFactory(config.agent),
-            agent_options=AgentOptions(
-                model=config.model,
-                base_url=config.base_url,
-                seed=config.seed,
-                max_steps=config.max_steps or max(t.max_steps for t in tasks),
-                memory_dir=config.memory_dir,
-                params=dict(config.agent_params),
-            ),
+            agent_options=_agent_options(config, tasks),
             agent_label=label,
             oracle=oracle,
             device_factory=device_factory or DeviceSlot,
             device_specs=_worker_specs(config),
-            trace_root=str(trace_root),
+            trace_root=str(out / "traces"),
             world_base=str(Path(suite.source).parent) if suite.source else "",
             seed=config.seed,
             record_packages=config.record_packages,
@@ -234,10 +202,67 @@ def run_eval(
             require_finish=config.require_finish,
         )
         runner = executor or LocalProcessExecutor()
-        for _outcome in runner.run([EpisodeWork(s) for s in plan], context):
+        for _outcome in runner.run([EpisodeWork(s) for s in plan.run], context):
             if progress is not None:
                 progress(1)
     rows = collect_results(out)
     summary = summarize(rows, k=config.trials)
     write_results(out, rows, summary)
-    return RunOutcome(rows, summary, len(plan), skipped, len(rescore), oracle)
+    return RunOutcome(rows, summary, len(plan.run), plan.skipped, len(plan.rescore), oracle)
+
+
+def _existing_run(out: Path, resume: bool) -> dict[str, TraceManifest]:
+    """The episodes already in ``out`` (refused unless resuming)."""
+    if out.exists() and not out.is_dir():
+        raise RunError(f"--out {out} is a file, not a folder")
+    existing = _existing(out / "traces")
+    if existing and not resume:
+        raise RunError(
+            f"{out} already holds {len(existing)} episode(s): pass --resume to continue that "
+            "run, or choose another --out"
+        )
+    return existing
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What an invocation does: episodes to run, finished ones to skip or only score."""
+
+    run: list[EpisodeSpec]
+    skipped: int
+    rescore: list[tuple[str, Task]]
+
+
+def _plan(
+    config: EvalConfig,
+    suite: TaskSuite,
+    tasks: list[Task],
+    label: str,
+    existing: dict[str, TraceManifest],
+    scorer: Scorer,
+) -> _Plan:
+    plan = _Plan([], 0, [])
+    for task in tasks:
+        for trial in range(config.trials):
+            eid = episode_id(task, label, trial)
+            m = existing.get(eid)
+            if m is not None and m.status in DONE_STATUSES:
+                plan.skipped += 1
+                if m.verdict is None and m.status != "crash" and scorer.has(task.id):
+                    plan.rescore.append((eid, task))
+                continue
+            limit = task.max_steps if config.max_steps is None else config.max_steps
+            world = task.world or suite.world
+            plan.run.append(EpisodeSpec(eid, task, suite.suite, trial, limit, world))
+    return plan
+
+
+def _agent_options(config: EvalConfig, tasks: list[Task]) -> AgentOptions:
+    return AgentOptions(
+        model=config.model,
+        base_url=config.base_url,
+        seed=config.seed,
+        max_steps=config.max_steps or max((t.max_steps for t in tasks), default=15),
+        memory_dir=config.memory_dir,
+        params=dict(config.agent_params),
+    )
