@@ -140,7 +140,10 @@ def replay_task(
     from llamatouch_emulator.virtual import VirtualDevice
 
     dev = VirtualDevice(world, serial=f"replay-{task.id}")
-    dev.reset_to_state(task.start_state or world.apps[0].start_state)
+    if task.start_state:
+        dev.reset_to_state(task.start_state)
+    else:
+        dev.reset(task.app or None)  # the app freshly launched, as on a real device
     first = _observe(dev, screenshots)
     manifest = TraceManifest(
         episode_id=f"{task.id}__replay",
