@@ -9,6 +9,7 @@ trace, and returns an :class:`~llamatouch.runner.work.EpisodeOutcome`.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +25,12 @@ from llamatouch.runner.scoring import Scorer, score_into
 from llamatouch.runner.work import EpisodeOutcome, EpisodeStatus, EpisodeWork
 
 log = logging.getLogger(__name__)
+
+#: Seconds to wait before re-running an episode whose LLM service was unavailable (doubled at
+#: each further attempt, at most :data:`SERVICE_RETRY_MAX_S`): the backend already retried with
+#: its own back-off; this gives a short outage time to end before the episode starts over.
+SERVICE_RETRY_WAIT_S = 2.0
+SERVICE_RETRY_MAX_S = 30.0
 
 
 class DeviceProvider(Protocol):
@@ -173,6 +180,9 @@ class EpisodeWorker:
                 )
                 if not isinstance(exc, InfraFailure) or exc.device:
                     slot.recover()
+                elif attempt <= c.infra_retries:
+                    retries_so_far = attempt - work.attempts_before - 1
+                    time.sleep(min(SERVICE_RETRY_MAX_S, SERVICE_RETRY_WAIT_S * 2**retries_so_far))
                 continue
             note_earlier_failures(trace_dir, failures)
             score_into(self._get_scorer(), trace_dir, spec.task.id)
