@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from llamatouch.cli import args as argtypes
+
 #: Default port of ``emulator serve``. Outside 5555-5585 on purpose: every adb server on the
 #: host scans that range for emulators (``emulator-5554`` answers on 5555, ...), so a device
 #: served there would show up, unasked, as ``emulator-NNNN`` in every user's ``adb devices``
@@ -12,18 +14,6 @@ import sys
 DEFAULT_PORT = 15555
 #: adb's emulator scan range (console port 5554 + 2k, adb port 5555 + 2k, k < 16).
 ADB_SCAN_RANGE = range(5555, 5586)
-
-
-def port_number(text: str) -> int:
-    """argparse type: a TCP port, 1..65535 (0 picks a free port)."""
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1..65535)") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"{value} is not a valid port: use 1..65535 (or 0 for a free port)")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--world", default="demo", help="shipped world name or world folder "
                        "(default: demo)")
     serve.add_argument(
-        "--port", type=port_number, default=DEFAULT_PORT,
+        "--port", type=argtypes.port_or_any, default=DEFAULT_PORT,
         help=f"TCP port, 1..65535 (default {DEFAULT_PORT}; 0 = a free port). The default lies "
         "outside 5555-5585, the range every adb server scans for emulators, so the device is "
         "not listed as emulator-NNNN by, nor attached to, every adb server on the host",

@@ -104,5 +104,5 @@ def test_serve_with_a_bad_world_is_a_typed_error(tmp_path: object) -> None:
     for world, needle in ((str(bad), "world.json"), ("no-such-world", "no-such-world")):
         proc = subprocess.run(_llamatouch("emulator", "serve", "--world", world, "--port", "0"),
                               capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 1
+        assert proc.returncode == 2  # a malformed or missing input is exit status 2
         assert "llamatouch emulator: error:" in proc.stderr and needle in proc.stderr
