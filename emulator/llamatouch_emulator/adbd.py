@@ -19,7 +19,8 @@ Hardening (``AdbServerConfig``): a connection must complete ``CNXN`` within
 connection evicts the oldest one still in its handshake, else it is refused, and the first
 refusal is logged once); at most ``max_active_commands`` commands / uiautomator2 requests run
 or wait for their output to be acknowledged at once (the rest queue), which bounds the memory
-held for unacknowledged output. Connection errors are logged as one line, never a traceback
+held for unacknowledged output (uiautomator2 waits, which only answer a boolean, run on their own
+threads without a slot, so the inputs that end them still run). Connection errors are logged as one line, never a traceback
 per connection.
 
 Services: ``shell:CMD`` (raw, stdout and stderr merged), ``shell,v2[,...]:CMD`` (shell
