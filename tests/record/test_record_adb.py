@@ -114,3 +114,41 @@ def test_a_recording_serves_over_adb_and_runs_the_demo_tasks(tmp_path: Path,
     assert {r.task_id: r.success for r in on_rec.rows} == \
         {r.task_id: r.success for r in on_demo.rows}
     assert all(r.success for r in on_rec.rows)
+
+
+def test_ctrl_c_on_the_command_line_keeps_the_recording(tmp_path: Path) -> None:
+    """A real SIGINT to `llamatouch world record` (adb-virtual: through a private adb server)
+    mid-run: exit 130, a loadable world with what was found, and --resume finishes it."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "clock"
+    argv = [sys.executable, "-m", "llamatouch", "world", "record", "--device", "adb-virtual:demo",
+            "--app", "com.llamatouch.clock", "--out", str(out)]
+    env = dict(os.environ, ADB_MDNS="0")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stderr is not None
+    seen = b""
+    deadline = time.monotonic() + 120
+    while not re.search(rb"edges=\d{2},", seen) and time.monotonic() < deadline:
+        chunk = proc.stderr.read1(4096)  # type: ignore[attr-defined]
+        if not chunk:
+            break
+        seen += chunk
+    assert re.search(rb"edges=\d{2},", seen), seen[-500:]  # 10+ actions tried, far from done
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (stdout, stderr[-800:])
+    assert b"interrupted" in stderr and b"Traceback" not in stderr
+    world = load_world(out)
+    assert len(world.states) >= 2
+    done = subprocess.run([*argv, "--resume"], capture_output=True, env=env, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-800:]
+    assert b"done" in done.stdout
+    demo = load_named_world("demo")
+    assert diff_worlds(load_world(out), demo, "com.llamatouch.clock").reachable_found == 8
