@@ -117,3 +117,38 @@ def test_resume_after_kill(tmp_path: Path) -> None:
     got = sorted(tuple(r[k] for k in keys) for r in rows)
     want = sorted(tuple(r[k] for k in keys) for r in load_results_json(clean_out / "results.json"))
     assert got == want
+
+
+def test_sigterm_stops_the_workers_and_the_run_stays_resumable(tmp_path: Path) -> None:
+    out = tmp_path / "terminated"
+    proc = subprocess.Popen(_cmd(out, "--workers", "2"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    workers: set[int] = set()
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            ms = _manifests(out)
+            if sum(m["status"] != "running" for m in ms.values()) >= 2 and any(
+                m["status"] == "running" for m in ms.values()
+            ):
+                workers = _children(proc.pid)
+                proc.terminate()
+                break
+            time.sleep(0.05)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert workers, "the run ended before it could be stopped"
+    assert proc.returncode == 130 and "interrupted" in err
+    # the workers were joined before the driver exited; multiprocessing's resource tracker
+    # follows once it sees the driver's end of its pipe close
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers), "workers outlived a clean stop"
+    assert any(m["status"] == "running" for m in _manifests(out).values())
+    resumed = subprocess.run(_cmd(out, "--resume"), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert all(m["status"] == "finished" for m in _manifests(out).values())
+    assert len(load_results_json(out / "results.json")) == 15
