@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rec.add_argument("--settle", type=argtypes.non_negative_float, default=None,
                      help="seconds to wait after each action on an adb device (real phones "
                      "animate; default 0)")
+    rec.add_argument("--launch-wait", type=argtypes.non_negative_float, default=0.0,
+                     metavar="S", help="seconds to wait after (re)launching the app before "
+                     "observing (real phones: 1-3; default 0)")
     rec.add_argument("--name", default="", help="world name (default: recorded-PACKAGE)")
 
     dif = sub.add_parser(
@@ -165,7 +168,8 @@ def _record(args: argparse.Namespace) -> int:
     )
     config = RecordConfig(app=args.app, out=Path(args.out), budget_steps=args.budget_steps,
                           budget_minutes=args.budget_minutes, options=options,
-                          resume=args.resume, world_name=args.name, repeats=args.repeat)
+                          resume=args.resume, world_name=args.name, repeats=args.repeat,
+                          launch_wait_s=args.launch_wait)
     from llamatouch.device import connect
 
     adb_options = {"settle_s": args.settle} if args.settle is not None else {}

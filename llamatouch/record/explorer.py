@@ -64,6 +64,10 @@ class RecordConfig:
         repeats: how many times each action that changed the screen is tried in all, on
             separate visits (more than 1 finds the other outcomes of an app that answers the
             same input differently, e.g. depending on time or hidden state).
+        launch_wait_s: seconds to wait after launching the app before observing (real
+            phones show a splash screen or an animation; 0 for the virtual device).
+        launch_checks: when the screen after a launch is not the app's yet, how many more
+            times to look (0.5 s or ``launch_wait_s`` apart) before taking it as it is.
         nav_attempts: how many times getting back to a state is tried (each time after a
             restart) before the state is marked unreachable.
         checkpoint_every: save the world and the exploration state every this many actions
@@ -80,6 +84,8 @@ class RecordConfig:
     resume: bool = False
     also_explore: tuple[str, ...] = SYSTEM_DIALOG_PACKAGES
     repeats: int = 1
+    launch_wait_s: float = 0.0
+    launch_checks: int = 5
     nav_attempts: int = 3
     checkpoint_every: int = 25
     world_name: str = ""
@@ -339,7 +345,17 @@ class Explorer:
         self.device.stop_app(self.cfg.app)
         self.device.open_app(self.cfg.app)
         self.entered_from = None
-        self._observe(0)
+        if self.cfg.launch_wait_s:
+            time.sleep(self.cfg.launch_wait_s)
+        obs = self.device.observe()
+        for _ in range(self.cfg.launch_checks):
+            # a phone may still show the launcher (or nothing of the app) right after the
+            # launch: wait for the app's window before taking the launch screen
+            if (obs.package or obs.screen.package) == self.cfg.app:
+                break
+            time.sleep(self.cfg.launch_wait_s or 0.5)
+            obs = self.device.observe()
+        self.cur = self._register(obs, 0)
 
     def _candidates(self, sid: str) -> list[Candidate]:
         cached = self.cands.get(sid)

@@ -4,6 +4,7 @@ budgets, resume and Ctrl-C. (The same through the real adb server: test_record_a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -178,3 +179,35 @@ def test_states_are_keyed_by_content(tmp_path: Path, demo: World) -> None:
         assert sid == "s" + key[:20]
     assert len({content_key(world.screen(s), m.activity) for s, m in world.states.items()}) \
         == len(world.states)
+
+
+class _SlowLaunch(VirtualDevice):
+    """A phone that still shows the launcher for a moment after ``open_app`` (as real phones
+    do while an app starts)."""
+
+    def __init__(self) -> None:
+        super().__init__(load_named_world("demo"))
+        self.pending: str | None = None
+        self.looks = 0
+
+    def open_app(self, package: str, activity: str | None = None) -> None:
+        self.pending = package
+
+    def observe(self, *, with_packages: bool = False) -> Any:
+        if self.pending is not None:
+            self.looks += 1
+            if self.looks % 2 == 0:  # the app appears on the second look
+                super().open_app(self.pending)
+                self.pending = None
+        return super().observe(with_packages=with_packages)
+
+
+def test_a_slow_launch_is_waited_for(tmp_path: Path, demo: World) -> None:
+    device = _SlowLaunch()
+    outcome = Explorer(device, RecordConfig(app=SHOP, out=tmp_path / "shop",
+                                            launch_wait_s=0.01)).run()
+    assert outcome.stopped_by == "done" and device.looks >= 2
+    world = load_world(tmp_path / "shop")
+    keys, demo_keys = state_keys(world), state_keys(demo)
+    assert keys[world.apps[0].start_state] == demo_keys["shop_home"]
+    assert diff_worlds(world, demo, SHOP).reachable_coverage == 1.0
