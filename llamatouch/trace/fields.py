@@ -105,6 +105,8 @@ class Fields:
         return None if v is None else self._check_int(key, v, low, high)
 
     def _check_int(self, key: str, v: object, low: int | None, high: int | None) -> int:
+        if type(v) is int and (low is None or v >= low) and (high is None or v <= high):
+            return v  # the common case, without the general checks below
         if isinstance(v, float) and math.isfinite(v) and v.is_integer():
             v = int(v)
         if isinstance(v, bool) or not isinstance(v, int):
@@ -124,6 +126,10 @@ class Fields:
         return None if v is None else self._check_float(key, v, low, high)
 
     def _check_float(self, key: str, v: object, low: float | None, high: float | None) -> float:
+        if type(v) is float and math.isfinite(v) and (low is None or v >= low) and (
+            high is None or v <= high
+        ):
+            return v  # the common case
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise self.error(key, f"expected a number, got {type_name(v)} {_short(v)}")
         f = float(v)

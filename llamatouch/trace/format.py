@@ -405,10 +405,13 @@ def _read_inside(path: Path, error: type[InputFormatError]) -> bytes:
                         "trace)") from exc
         raise error(path, f"cannot read: {exc.strerror or exc}") from exc
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise error(path, "not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            return fh.read()
+        chunks = [os.read(fd, st.st_size + 1)]
+        while chunks[-1]:  # the file grew since fstat: read on to its end
+            chunks.append(os.read(fd, 1 << 20))
+        return b"".join(chunks)
     except OSError as exc:
         raise error(path, f"cannot read: {exc.strerror or exc}") from exc
     finally:
@@ -442,6 +445,15 @@ def _refuse_links(base: Path, *paths: Path) -> None:
                                    "outside its folder)")
 
 
+def _links_in(folder: Path) -> frozenset[str]:
+    """Names of the symbolic links in ``folder`` (one directory scan)."""
+    try:
+        with os.scandir(folder) as it:
+            return frozenset(e.name for e in it if e.is_symlink())
+    except OSError as exc:
+        raise InputFormatError(folder, f"cannot read: {exc.strerror or exc}") from exc
+
+
 def _load_json(path: Path) -> Any:
     data = _read_inside(path, JsonFormatError)
     try:
@@ -456,7 +468,8 @@ def read_trace(root: str | Path) -> Trace:
     """Read and validate an episode. Only complete steps (``num_steps``) are read.
 
     Every field of the manifest and of each step record is checked. Symbolic links inside
-    the trace (the ``steps`` folder, a step folder or a step's files) are refused. Raises
+    the trace are refused: the ``steps`` folder, a step folder or a ``step.json`` here, a
+    step's ``screen.png`` / ``screen.xml`` when they are read (``O_NOFOLLOW``). Raises
     :class:`InputFormatError` subclasses naming the file and field at fault.
     """
     base = Path(root)
@@ -464,12 +477,16 @@ def read_trace(root: str | Path) -> Trace:
     _refuse_links(base, mpath)
     manifest = TraceManifest.from_json(_load_json(mpath), mpath)
     steps: list[TraceStep] = []
+    links: frozenset[str] = frozenset()
     if manifest.num_steps:
-        _refuse_links(base, base / "steps")
+        sdir = base / "steps"
+        _refuse_links(base, sdir)
+        links = _links_in(sdir)
     for i in range(manifest.num_steps):
         folder = _step_dir(base, i)
-        spath = folder / "step.json"
-        _refuse_links(base, folder, spath, folder / "screen.png", folder / "screen.xml")
+        if folder.name in links:
+            _refuse_links(base, folder)
+        spath = folder / "step.json"  # opened with O_NOFOLLOW: a link is refused
         record = StepRecord.from_json(_load_json(spath), spath)
         if record.index != i:
             raise SchemaError(spath, "index", f"expected {i}, got {record.index}")
