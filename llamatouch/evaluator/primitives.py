@@ -20,7 +20,8 @@ from llamatouch.errors import EvaluationError
 from llamatouch.essential.schema import Component, Locator, Primitive, normalise_text
 from llamatouch.evaluator.options import EvalOptions
 from llamatouch.evaluator.stepview import IndexedNode, StepView
-from llamatouch.ui.node import UINode, UIScreen
+from llamatouch.evaluator.treeview import HitScreen
+from llamatouch.ui.node import UINode
 
 
 @dataclass(slots=True)
@@ -136,7 +137,8 @@ def _nearest(
     return best, _offset(best.node, comp, w, h)
 
 
-def describe_node(screen: UIScreen, node: UINode) -> dict[str, Any]:
+def describe_node(node: UINode) -> dict[str, Any]:
+    """A node as evidence: index, class, resource-id, text, content-desc, bounds."""
     out: dict[str, Any] = {"index": node.index, "class_name": node.class_name}
     if node.resource_id:
         out["resource_id"] = node.resource_id
@@ -161,7 +163,7 @@ def check_exact(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
     expected = comp.describe()
     if best is None:
         return Outcome(False, 0.0, 1.0, expected, None, "no node with these attributes")
-    found = describe_node(sv.screen(), best.node)
+    found = describe_node(best.node)
     if tol is not None and off > tol:
         return Outcome(
             False,
@@ -183,7 +185,7 @@ def check_absent(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
         w, h = sv.screen_size()
         items = [it for it in items if _offset(it.node, comp, w, h) <= tol]
     if items:
-        found = describe_node(sv.screen(), items[0].node)
+        found = describe_node(items[0].node)
         return Outcome(False, 0.0, None, comp.describe(), found, "the component is on screen")
     return Outcome(True, 1.0, None, comp.describe(), None, "not on screen")
 
@@ -239,7 +241,7 @@ def _clickable(n: UINode) -> bool:
     return n.clickable or n.long_clickable or n.checkable or n.editable
 
 
-def _owner(screen: UIScreen, n: UINode) -> UINode:
+def _owner(screen: HitScreen, n: UINode) -> UINode:
     """The clickable that owns ``n``: itself if clickable, else its nearest clickable ancestor."""
     if _clickable(n):
         return n
@@ -256,7 +258,7 @@ def _tap(sv: StepView) -> tuple[float, float, str | None] | None:
     return None
 
 
-def tap_target(screen: UIScreen, x: float, y: float, element: str | None) -> UINode | None:
+def tap_target(screen: HitScreen, x: float, y: float, element: str | None) -> UINode | None:
     """What a tap hit on ``screen``.
 
     The smallest clickable node containing (x, y) (:meth:`UIScreen.hit_test`). When the
@@ -288,10 +290,10 @@ def check_click(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
         return Outcome(
             False, 0.0, 1.0, expected, {"tap": [x, y]}, "the component is not on this screen"
         )
-    screen = sv.screen()
+    screen = sv.hit_screen()
     target = tap_target(screen, x, y, element)
     items = find_component(sv, comp)
-    found_target = describe_node(screen, target) if target is not None else None
+    found_target = describe_node(target) if target is not None else None
     found = {"tap": [x, y], "hit": found_target}
     if target is not None:
         # the target itself, a node it owns (a label inside a clickable row), or a control
@@ -391,7 +393,7 @@ def check_fuzzy(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
         score,
         thr,
         _reference_text(p),
-        describe_node(sv.screen(), item.node),
+        describe_node(item.node),
         f"best node, {p.scorer or 'ratio'}",
     )
 
@@ -424,7 +426,7 @@ def check_semantic(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
         score,
         thr,
         ref,
-        describe_node(sv.screen(), labels[i][1].node),
+        describe_node(labels[i][1].node),
         "best node, cosine",
     )
 

@@ -24,8 +24,9 @@ from typing import Any
 from llamatouch.actions import Action
 from llamatouch.errors import EvaluationError, LlamaTouchError, XmlFormatError
 from llamatouch.essential.schema import normalise_text
+from llamatouch.evaluator.treeview import HitScreen, TreeScreen, tree_bounds
 from llamatouch.trace.format import StepRecord, TraceStep
-from llamatouch.ui.node import Bounds, UINode, UIScreen
+from llamatouch.ui.node import UINode, UIScreen
 from llamatouch.ui.xmlio import parse_xml_bytes, read_uiautomator_xml
 
 
@@ -111,42 +112,51 @@ class ScreenIndex:
         return self._text
 
 
-def _first_problem(raw: bytes) -> str | None:
-    """Why ``raw`` cannot be read as a screen (``None``: it can), without building the model.
+def _read_tree(raw: bytes) -> tuple[str | None, TreeScreen | None]:
+    """``(problem, tree)``: why ``raw`` cannot be read as a screen (``None``: it can) and,
+    when it can, its :class:`TreeScreen` (``None`` when it has elements other than
+    ``<node>`` below the root, which the model's reader skips); the model is not built.
 
     The same safe parser and the same rejections as
     :func:`llamatouch.ui.xmlio.read_uiautomator_xml` (size, DOCTYPE/ENTITY declarations,
     malformed or too deeply nested XML, root element, rotation, no node, bad bounds or index),
-    on libxml2's C tree: about a fifth of the cost of building the Python model.
+    on libxml2's C tree: about a third of the cost of building the Python model.
     """
     try:
         root = parse_xml_bytes(raw, "<hierarchy>")
     except XmlFormatError as exc:
-        return exc.message
+        return exc.message, None
     if root.tag != "hierarchy":
-        return f"root element is <{root.tag}>, expected <hierarchy>"
+        return f"root element is <{root.tag}>, expected <hierarchy>", None
     try:
         int(root.get("rotation", "0"))
     except ValueError:
-        return f"bad rotation {root.get('rotation')!r}"
-    stack = [c for c in reversed(root) if c.tag == "node"]
-    if not stack:
-        return "no <node> in the hierarchy (null root node?)"
-    idx = 0
+        return f"bad rotation {root.get('rotation')!r}", None
+    elements: list[Any] = []
+    parents: list[int | None] = []
+    only_nodes = True
+    stack: list[tuple[Any, int | None]] = [(c, None) for c in reversed(root)]
     while stack:
-        el = stack.pop()
+        el, parent = stack.pop()
+        if el.tag != "node":
+            only_nodes = False  # skipped with its subtree, as the model's reader does
+            continue
+        idx = len(elements)
         try:
-            Bounds.parse(el.get("bounds", "[0,0][0,0]"))
+            tree_bounds(el.get("bounds", "[0,0][0,0]"))
         except ValueError as exc:
-            return f"node {idx}: {exc}"
+            return f"node {idx}: {exc}", None
         raw_index = el.get("index", "0")
         try:
             int(raw_index)
         except ValueError:
-            return f"node {idx}: bad index {raw_index!r}"
-        idx += 1
-        stack.extend(c for c in reversed(el) if c.tag == "node")
-    return None
+            return f"node {idx}: bad index {raw_index!r}", None
+        elements.append(el)
+        parents.append(parent)
+        stack.extend((c, idx) for c in reversed(el))
+    if not elements:
+        return "no <node> in the hierarchy (null root node?)", None
+    return None, TreeScreen(elements, parents) if only_nodes else None
 
 
 class Hierarchy:
@@ -156,25 +166,39 @@ class Hierarchy:
         raw: the document's bytes.
     """
 
-    __slots__ = ("_checked", "_model_problem", "_models", "_problem", "_search", "raw")
+    __slots__ = (
+        "_checked",
+        "_model_problem",
+        "_models",
+        "_problem",
+        "_search",
+        "_tree",
+        "raw",
+    )
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
         self._checked = False
         self._problem: str | None = None
+        self._tree: TreeScreen | None = None
         self._search: str | None = None
         self._models: dict[tuple[int, int, str], ScreenIndex] = {}
         self._model_problem: str | None = None
 
     def check(self, path: Path) -> None:
         """Raise :class:`XmlFormatError` naming ``path`` unless the document reads."""
+        self.tree(path)
+
+    def tree(self, path: Path) -> TreeScreen | None:
+        """The document read through lxml's tree (:class:`TreeScreen`; ``None`` when it has
+        elements the model's reader skips). Raises :class:`XmlFormatError` naming ``path``
+        when the document does not read as a screen."""
         if not self._checked:
-            self._problem = self._model_problem
-            if self._problem is None and not self._models:
-                self._problem = _first_problem(self.raw)
+            self._problem, self._tree = _read_tree(self.raw)
             self._checked = True
         if self._problem is not None:
             raise XmlFormatError(path, self._problem)
+        return self._tree
 
     def searchable(self) -> str:
         """The NFKC-normalised, case-folded document for the pre-check (``""``: do not
@@ -186,10 +210,6 @@ class Hierarchy:
             text = self.raw.decode("utf-8", errors="replace")
             self._search = "" if "&#" in text else unicodedata.normalize("NFKC", text).casefold()
         return self._search
-
-    def built(self, width: int, height: int, activity: str) -> ScreenIndex | None:
-        """The model for this step's recorded size and activity, if already built."""
-        return self._models.get((width, height, activity))
 
     def model(self, path: Path, width: int, height: int, activity: str) -> ScreenIndex:
         """The screen model (built on first use; its ``source`` names the first step's file)."""
@@ -222,7 +242,7 @@ class HierarchyCache:
         hits, misses: lookups answered from the cache / not.
     """
 
-    def __init__(self, max_entries: int = 512, max_bytes: int = 32 * 1024 * 1024) -> None:
+    def __init__(self, max_entries: int = 512, max_bytes: int = 16 * 1024 * 1024) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.hits = 0
@@ -284,6 +304,7 @@ class StepView:
         self.record: StepRecord = record if record is not None else _record_of(step)
         self._idx: ScreenIndex | None = None if screen is None else ScreenIndex(screen)
         self._hier: Hierarchy | None = None
+        self._xml_path: Path | None = None
         self._image = screenshot
         self._action_done = False
         self._action: Action | None = None
@@ -300,7 +321,9 @@ class StepView:
         """The step's document (shared through the cache) and its path."""
         if self.step is None:
             raise EvaluationError(f"{self.where()}: no hierarchy")
-        path = self.step.folder / "screen.xml"
+        if self._xml_path is None:
+            self._xml_path = self.step.folder / "screen.xml"
+        path = self._xml_path
         if self._hier is None:
             if not self.record.has_hierarchy:
                 raise EvaluationError(f"{self.where()}: the step recorded no hierarchy")
@@ -325,26 +348,37 @@ class StepView:
         """The screen model (built on first use, shared by steps with the same document)."""
         return self._index().screen
 
+    def _tree(self) -> TreeScreen | None:
+        """The step's :class:`TreeScreen` (``None``: use the model: an in-memory screen, or a
+        document with elements the model's reader skips)."""
+        if self.step is None or (self._idx is not None and self._hier is None):
+            return None
+        hier, path = self._hierarchy()
+        try:
+            return hier.tree(path)
+        except LlamaTouchError as exc:
+            raise EvaluationError(f"{self.where()}: hierarchy unusable: {exc}") from exc
+
+    def hit_screen(self) -> HitScreen:
+        """What hit-tests this step's taps: the tree screen when there is one, else the model."""
+        tree = self._tree()
+        return tree if tree is not None else self.screen()
+
     def may_contain(self, needles: list[str]) -> bool:
         """A cheap, sound pre-check before building the screen model: ``False`` only when some
         needle (already NFKC + case-folded) cannot occur in any attribute of the hierarchy.
 
         The raw document is NFKC-normalised and case-folded; needles are runs of letters and
         digits (or resource-ids), which XML escaping never touches. Documents that use
-        character references (``&#...;``) are not pre-checked (always ``True``), nor steps
-        whose model is already built. Before answering ``False`` the document is checked to
-        read as a screen (:func:`_first_problem`, on libxml2's C tree); when it does not, this
+        character references (``&#...;``) are not pre-checked (always ``True``), nor
+        in-memory screens. Before answering ``False`` the document is checked to
+        read as a screen (:func:`_read_tree`, on libxml2's C tree); when it does not, this
         raises :class:`EvaluationError` with the reason, so an unreadable step is never a
         pre-checked fail.
         """
         if self._idx is not None or self.step is None:
             return True
         hier, path = self._hierarchy()
-        rec = self.record
-        built = hier.built(rec.width, rec.height, rec.activity)
-        if built is not None:
-            self._idx = built
-            return True
         doc = hier.searchable()
         if not doc or all(n in doc for n in needles):
             return True
@@ -382,25 +416,43 @@ class StepView:
         return self._image
 
     def screen_size(self) -> tuple[int, int]:
-        scr = self.screen()
-        w = scr.width or self.record.width
-        h = scr.height or self.record.height
+        tree = self._tree()
+        if tree is not None:
+            w, h = tree.size(self.record.width, self.record.height)
+        else:
+            scr = self.screen()
+            w, h = scr.width, scr.height
+        w = w or self.record.width
+        h = h or self.record.height
         if w <= 0 or h <= 0:
             raise EvaluationError(f"{self.where()}: unknown screen size")
         return w, h
 
     # -- indexes -------------------------------------------------------------------------
+    # Lookups come from the tree screen when there is one (the same nodes, values and
+    # indexes as the model's), so locating a component never builds the model.
     def nodes(self) -> list[IndexedNode]:
-        return self._index().nodes()
+        """Every visible node, with its normalised text and content-desc."""
+        tree = self._tree()
+        if tree is None:
+            return self._index().nodes()
+        return [IndexedNode(tree.node(i), t, d) for i, t, d in tree.visible()]
+
+    def _lookup(self, kind: str, key: str) -> list[IndexedNode]:
+        tree = self._tree()
+        if tree is None:
+            idx = self._index()
+            return {"text": idx.by_text, "desc": idx.by_desc, "rid": idx.by_rid}[kind](key)
+        return [IndexedNode(tree.node(i), t, d) for i, t, d in tree.lookup(kind, key)]
 
     def by_text(self, norm: str) -> list[IndexedNode]:
-        return self._index().by_text(norm)
+        return self._lookup("text", norm)
 
     def by_desc(self, norm: str) -> list[IndexedNode]:
-        return self._index().by_desc(norm)
+        return self._lookup("desc", norm)
 
     def by_rid(self, rid: str) -> list[IndexedNode]:
-        return self._index().by_rid(rid)
+        return self._lookup("rid", rid)
 
     def labels(self) -> list[tuple[str, IndexedNode]]:
         """Every non-empty normalised text and content-desc, with its node."""

@@ -98,7 +98,9 @@ def test_score_dir_counts_bad_traces_and_annotations(
     # depends on, one that it does not), a broken annotation, a task with no annotation
     (traces / "notes-task2__gt" / "manifest.json").write_text("{not json")
     (traces / "notes-task3__gt" / "steps" / "0001" / "step.json").unlink()
-    (traces / "notes-task10__gt" / "steps" / "0002" / "screen.xml").unlink()
+    # the step that satisfies notes-task10's only checkpoint (a click: it needs the hierarchy)
+    (needed,) = score_dir(traces / "notes-task10__gt", anns)[0].verdict.checkpoint_steps
+    (traces / "notes-task10__gt" / "steps" / f"{needed:04d}" / "screen.xml").unlink()
     (traces / "notes-task4__gt" / "steps" / "0001" / "screen.xml").unlink()
     (anns / "notes-task5.json").write_text(json.dumps({"schema": "llamatouch.essential/1"}))
     shutil.copytree(root / "notes-task6__gt", traces / "orphan")
@@ -197,9 +199,10 @@ def test_failed_verdicts_carry_evidence(variant_traces, droidtask_annotations, k
 def test_prefilter_is_sound_on_real_screens(variant_traces, droidtask_annotations):
     """The no-parse pre-check never rejects a component that parsing would find."""
     from llamatouch.evaluator.primitives import find_component, may_be_on_screen
-    from llamatouch.evaluator.stepview import StepView
+    from llamatouch.evaluator.stepview import StepView, hierarchy_cache
 
     root, _index = variant_traces
+    hierarchy_cache().clear()
     anns = load_annotations_dir(droidtask_annotations)
     comps = [
         p.component
