@@ -186,7 +186,8 @@ class Explorer:
         self.screens: dict[str, UIScreen] = {}
         self.cands: dict[str, list[Candidate]] = {}
         self.cur: str | None = None  # state the device is in, as last observed
-        self.entered_from: str | None = None  # state ``cur`` was entered from by an action
+        # the screens back would return to, as the app's back stack (cleared on restart)
+        self.trail: list[str] = []
         self._steps = 0
         self._restarts = 0
         self._started = 0.0
@@ -241,9 +242,10 @@ class Explorer:
                 rec.unreachable = True
                 continue
             i = index % len(cands)
+            target = self._try(sid, cands[i])
+            # counted once tried: a run stopped inside _try tries the action again on resume
             rec.next_action += 1
             st.edges += 1
-            target = self._try(sid, cands[i])
             if index < len(cands) and target == sid:
                 rec.no_effect.append(i)
             self._since_checkpoint += 1
@@ -344,7 +346,7 @@ class Explorer:
         self.state.restarts += 1
         self.device.stop_app(self.cfg.app)
         self.device.open_app(self.cfg.app)
-        self.entered_from = None
+        self.trail = []
         if self.cfg.launch_wait_s:
             time.sleep(self.cfg.launch_wait_s)
         obs = self.device.observe()
@@ -381,10 +383,9 @@ class Explorer:
             return None
         self._add(sid, target, cand.action.to_json(), cand.event_type, cand.element_key,
                   cand.element)
-        if target != sid:
-            self.entered_from = sid
-            if not isinstance(cand.action, Key) and self._path(target, sid) is None:
-                self._back(depth + 1)
+        if (target != sid and not isinstance(cand.action, Key)
+                and self._path(target, sid) is None):
+            self._back(depth + 1)
         return target
 
     def _observe_safely(self, depth: int) -> str | None:
@@ -395,27 +396,23 @@ class Explorer:
         except DeviceError as exc:  # a failing dump: restart to get a usable screen
             log.warning("observation failed (%s); restarting the app", exc)
             self.cur = None
+            self.trail = []
             return None
 
     def _back(self, depth: int) -> None:
         """Press back once (the cheap way back to the state being explored)."""
         src = self.cur
-        came_from = self.entered_from
         self._act(Key(key="back"))
         target = self._observe_safely(depth)
         if src is None or target is None:
             return
-        self._add(src, target, Key(key="back").to_json(), "key", None, None,
-                  stack_back=target == came_from)
-        self.entered_from = None
+        self._add(src, target, Key(key="back").to_json(), "key", None, None)
 
     def _add(self, src: str, dst: str, action: dict[str, object], event_type: str,
-             element_key: str | None, element: dict[str, object] | None, *,
-             stack_back: bool = False) -> None:
+             element_key: str | None, element: dict[str, object] | None) -> None:
+        stack_back = self._moved(src, dst, back=action.get("key") == "back")
         if src == dst:  # no effect: nothing to replay (a world edge would drop typed text)
             return
-        if event_type == "key" and action.get("key") == "back" and dst == self.entered_from:
-            stack_back = True
         self.state.add_transition(
             WorldTransition(source=src, target=dst, action=dict(action),
                             element_key=element_key, element=dict(element) if element else None,
@@ -480,5 +477,21 @@ class Explorer:
             if got != t.target:  # the app answered differently this time: keep what happened
                 self._add(t.source, got, t.action, t.event_type, t.element_key, t.element)
                 return False
-            self.entered_from = t.source
+            self._moved(t.source, got, back=t.action.get("key") == "back")
         return self.cur == goal
+
+    def _moved(self, src: str, dst: str, *, back: bool) -> bool:
+        """Follow the screens back would return to (the app's back stack, as far as the
+        explorer can tell); ``True`` when a back returned to the screen ``src`` was entered
+        from (a device's own back stack replays that, so it is no world edge)."""
+        if src == dst:
+            return False
+        if back:
+            if self.trail and self.trail[-1] == dst:
+                self.trail.pop()
+                return True
+            self.trail = []  # back went elsewhere: what is under it now is unknown
+            return False
+        self.trail.append(src)
+        del self.trail[:-64]
+        return False
