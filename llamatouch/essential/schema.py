@@ -485,6 +485,10 @@ def _checkpoint(ctx: _Ctx, raw: Any, where: str, version: str) -> Checkpoint:
     cp.gt_step = gs
     cp.persist = bool(ctx.opt_bool(obj, "persist", where))
     cp.shared_screen = bool(ctx.opt_bool(obj, "shared_screen", where))
+    if cp.persist and not cp.state_primitives():
+        raise ctx.err(
+            f"{where}.persist", "needs a state primitive (click and type are events, not states)"
+        )
     return cp
 
 

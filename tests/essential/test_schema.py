@@ -236,6 +236,15 @@ def test_the_first_checkpoint_cannot_share_a_previous_screen(tmp_path):
     assert ei.value.field == "checkpoints[0].shared_screen"
 
 
+def test_persist_needs_a_state_primitive(tmp_path):
+    data = annotation_to_json(_two_checkpoints())
+    data["schema"] = ANNOTATION_SCHEMA_1_1
+    data["checkpoints"][1] = {"persist": True, "primitives": [{"type": "type", "text": "x"}]}
+    with pytest.raises(SchemaError, match="needs a state primitive") as ei:
+        load_annotation(_write(tmp_path, data))
+    assert ei.value.field == "checkpoints[1].persist"
+
+
 def test_state_primitives_leave_out_events():
     cp = Checkpoint(
         [
