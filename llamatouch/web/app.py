@@ -108,6 +108,30 @@ def json_body() -> dict[str, Any]:
     return body
 
 
+def guard_requests(app: Flask) -> None:
+    """Refuse, before any route (and before the token check), requests with a foreign
+    ``Host`` header (DNS rebinding) or a NUL byte in the path or query (400), and answer 400
+    to a request whose processing recursed too deeply. Call it right after creating an app
+    (the annotation app and any other app served by ``llamatouch``)."""
+
+    @app.before_request
+    def _check_request() -> Any:
+        env = request.environ
+        if not host_allowed(request.host, str(env.get("SERVER_NAME", "")),
+                            str(env.get("SERVER_PORT", ""))):
+            return _bad_request("unexpected Host header (open the URL printed by "
+                                "`llamatouch`)")
+        if "\x00" in request.path or any(
+            "\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)
+        ):
+            return _bad_request("a NUL byte in the request")
+        return None
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(_: RecursionError) -> Response:
+        return _bad_request("request nested too deeply")
+
+
 def create_app(session: AnnotationSession, token: str) -> Flask:
     """Build the Flask app serving ``session``; ``token`` guards every request."""
     app = Flask(
@@ -118,22 +142,7 @@ def create_app(session: AnnotationSession, token: str) -> Flask:
     )
     app.config.update(MAX_CONTENT_LENGTH=4 * 1024 * 1024, JSON_SORT_KEYS=False)
 
-    @app.before_request
-    def _check_request() -> Any:
-        env = request.environ
-        if not host_allowed(request.host, str(env.get("SERVER_NAME", "")),
-                            str(env.get("SERVER_PORT", ""))):
-            return _bad_request("unexpected Host header (open the URL printed by "
-                                "`llamatouch annotate`)")
-        if "\x00" in request.path or any(
-            "\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)
-        ):
-            return _bad_request("a NUL byte in the request")
-        return None
-
-    @app.errorhandler(RecursionError)
-    def _too_deep(_: RecursionError) -> Response:
-        return _bad_request("request nested too deeply")
+    guard_requests(app)
 
     @app.before_request
     def _check_token() -> Any:

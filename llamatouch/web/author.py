@@ -39,7 +39,7 @@ from llamatouch.tasks import Task, TaskSuite, load_suite
 from llamatouch.trace.format import read_trace
 from llamatouch.ui.node import UIScreen
 from llamatouch.ui.render import render_screenshot
-from llamatouch.web.app import TOKEN_COOKIE, TOKEN_HEADER, _same
+from llamatouch.web.app import TOKEN_COOKIE, TOKEN_HEADER, _same, guard_requests
 from llamatouch.web.backend import evaluate, first_screen_trace
 from llamatouch.world import World, WorldTransition, load_world
 
@@ -269,6 +269,7 @@ def create_author_app(session: AuthorSession, token: str) -> Flask:
     app = Flask("llamatouch.web.author", template_folder=str(_HERE / "templates"),
                 static_folder=str(_HERE / "static"), static_url_path="/static")
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, JSON_SORT_KEYS=False)
+    guard_requests(app)  # Host header (DNS rebinding), NUL bytes, deep nesting: 400
 
     @app.before_request
     def _check_token() -> Any:
