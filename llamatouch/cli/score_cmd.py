@@ -54,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-shared-screen",
         action="store_true",
-        help="one screen may satisfy several consecutive checkpoints",
+        help="one screen may satisfy several consecutive checkpoints (as if every checkpoint "
+        "had shared_screen: true; annotations can set it per checkpoint)",
     )
     parser.add_argument(
         "--require-completion",
