@@ -40,19 +40,26 @@ def load_labels(path: str | Path) -> dict[str, Label]:
         fh = p.open(newline="", encoding="utf-8")
     except OSError as exc:
         raise InputFormatError(p, f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        with fh:
+            return _read_labels(p, fh)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputFormatError(p, f"not a UTF-8 CSV file: {exc}") from exc
+
+
+def _read_labels(p: Path, fh: Any) -> dict[str, Label]:
     out: dict[str, Label] = {}
-    with fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or not {"episode", "human"} <= set(reader.fieldnames):
-            raise InputFormatError(p, "expected a header with the columns episode,human")
-        for i, row in enumerate(reader, start=2):
-            ep = (row.get("episode") or "").strip()
-            hv = (row.get("human") or "").strip()
-            if not ep or hv not in ("0", "1"):
-                raise InputFormatError(p, f"line {i}: expected episode,human with human 0/1")
-            if ep in out:
-                raise InputFormatError(p, f"line {i}: episode {ep!r} labelled twice")
-            out[ep] = Label(ep, hv == "1", (row.get("note") or "").strip())
+    reader = csv.DictReader(fh)
+    if reader.fieldnames is None or not {"episode", "human"} <= set(reader.fieldnames):
+        raise InputFormatError(p, "expected a header with the columns episode,human")
+    for i, row in enumerate(reader, start=2):
+        ep = (row.get("episode") or "").strip()
+        hv = (row.get("human") or "").strip()
+        if not ep or hv not in ("0", "1"):
+            raise InputFormatError(p, f"line {i}: expected episode,human with human 0/1")
+        if ep in out:
+            raise InputFormatError(p, f"line {i}: episode {ep!r} labelled twice")
+        out[ep] = Label(ep, hv == "1", (row.get("note") or "").strip())
     return out
 
 

@@ -164,6 +164,11 @@ def _file(tmp: Path, name: str = "afile") -> Path:
     return tmp / name
 
 
+def _bytes(tmp: Path, name: str, data: bytes) -> Path:
+    (tmp / name).write_bytes(data)
+    return tmp / name
+
+
 def _symlinked_step(tmp: Path) -> Path:
     m = _manifest(tmp)
     outside = _trace(tmp / "elsewhere", "other")
@@ -244,6 +249,14 @@ CASES: list[Case] = [
          ("--annotations", "does not exist")),
     Case("score --labels missing", lambda t: ["score", str(t), "--annotations", str(t),
                                               "--labels", str(t / "nope.csv")], 2, ("--labels",)),
+    Case("score --labels not UTF-8",
+         lambda t: ["score", str(t), "--annotations", str(t), "--labels",
+                    str(_bytes(t, "labels.csv", b"episode,human\n\xff\xfe,1\n"))], 2,
+         ("labels.csv", "UTF-8")),
+    Case("score --labels human 'maybe'",
+         lambda t: ["score", str(t), "--annotations", str(t), "--labels",
+                    str(_bytes(t, "labels.csv", b"episode,human\nx,maybe\n"))], 2,
+         ("labels.csv", "line 2")),
     Case("score --lcs-threshold 2", lambda t: ["score", str(t), "--annotations", str(t),
                                                "--lcs-threshold", "2"], 2, ("--lcs-threshold",)),
     Case("score --workers -1", lambda t: ["score", str(t), "--annotations", str(t), "--workers",
@@ -292,9 +305,38 @@ CASES: list[Case] = [
     Case("devices --timeout nan", lambda t: ["devices", "--timeout", "nan"], 2, ("--timeout",)),
     Case("eval --out FILE", lambda t: ["eval", "--agent", "random", "--out", str(_file(t))], 2,
          ("--out", "is a file")),
+    Case("eval --resume: run.json config.max_steps '5'",
+         lambda t: _run_json(t, "max_steps", "5"), 2, ("run.json", "config.max_steps")),
+    Case("eval --resume: run.json config.workers true",
+         lambda t: _run_json(t, "workers", True), 2, ("run.json", "config.workers")),
+    Case("eval --resume: run.json config.task_ids 'x'",
+         lambda t: _run_json(t, "task_ids", "x"), 2, ("run.json", "config.task_ids")),
+    Case("eval --resume: run.json config.agent_params []",
+         lambda t: _run_json(t, "agent_params", []), 2, ("run.json", "config.agent_params")),
     Case("eval --workers -1", lambda t: ["eval", "--agent", "random", "--workers", "-1",
                                          "--out", str(t / "o")], 2, ("--workers",)),
 ]
+
+
+def _run_json(tmp: Path, field: str, value: object) -> list[str]:
+    """A run folder whose ``run.json`` records ``config.<field> = value`` (as a run of the
+    random agent on one demo task would have written it)."""
+    run = tmp / "R"
+    run.mkdir()
+    config = {"agent": "random", "out": str(run), "tasks": "demo",
+              "task_ids": ["contacts-call-alice"], "devices": [], "workers": 0,
+              "model": "embedded", "base_url": None, "trials": 1, "max_steps": None,
+              "resume": False, "infra_retries": 2, "seed": 0, "annotations": "",
+              "require_finish": False, "agent_params": {}, "memory_dir": "",
+              "record_packages": True, field: value}
+    (run / "run.json").write_text(json.dumps({"schema": _run_schema(), "config": config}))
+    return ["eval", "--resume", "--out", str(run), "--no-progress"]
+
+
+def _run_schema() -> str:
+    from llamatouch.runner.runconfig import RUN_SCHEMA
+
+    return RUN_SCHEMA
 
 
 def _cli(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
