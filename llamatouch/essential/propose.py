@@ -15,14 +15,28 @@ The proposal is then checked against the trace itself: when the final checkpoint
 hold on the screen before the last action (the effect of the last action is invisible in the
 hierarchy, e.g. a column-count change) a ``click`` checkpoint for that last action is added,
 so that a trace stopped one action short does not pass. Provenance records ``proposed``.
+
+Beyond the trace (:mod:`llamatouch.essential.goal`):
+
+- when the instruction's goal is a page ("open the clock page", "view favorite contacts"),
+  the final checkpoint is marked ``final``: the end screen must be that page (opening it and
+  then leaving does not do the task);
+- otherwise the final checkpoint is marked ``persist`` when it holds a state (a component, a
+  checked switch): reaching the state and then undoing it does not do the task;
+- with the app's world (its UTG), texts shown on more than
+  :attr:`ProposerConfig.common_fraction` of the app's screens (tabs, section labels) and texts
+  only ever shown in a pop-up's message, a toast or a snackbar are not used as the goal; a
+  transient message on the last screen is never used either.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from llamatouch.actions import LongPress, Tap, Type
+from llamatouch.essential.goal import AppTexts, goal_is_page, in_popup
 from llamatouch.essential.schema import (
     Annotation,
     Checkpoint,
@@ -34,6 +48,7 @@ from llamatouch.essential.schema import (
 from llamatouch.tasks import Task
 from llamatouch.trace.format import Trace
 from llamatouch.ui.node import UINode, UIScreen
+from llamatouch.world import World
 
 #: Labels that never make a component distinctive (navigation chrome, generic buttons).
 GENERIC_LABELS = frozenset(
@@ -103,6 +118,24 @@ _STOPWORDS = frozenset(
 )
 _DYNAMIC = re.compile(r"^[\d\s:./,\-apm]+$")  # clock times, dates, counters
 MAX_FINAL_COMPONENTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ProposerConfig:
+    """Settings of :func:`propose_annotation`.
+
+    Attributes:
+        common_fraction: a text shown on more than this fraction of the app's screens (in its
+            world) is not discriminative and never names the goal. Tuned with leave-one-app-out
+            cross-validation on the labelled DroidTask traces
+            (``benchmarks/bench_proposer_generalisation.py``, docs/evaluator-generalisation.md).
+        page_goals: mark the final checkpoint ``final`` when the instruction's goal is a page.
+        persist_states: mark a state-like final checkpoint ``persist``.
+    """
+
+    common_fraction: float = 0.5
+    page_goals: bool = True
+    persist_states: bool = True
 
 
 def _words(text: str) -> set[str]:
@@ -183,8 +216,17 @@ def _labelled_target(
     return target
 
 
-def _final_components(screens: list[UIScreen], instruction: str, typed: list[str]) -> list[UINode]:
+def _final_components(
+    screens: list[UIScreen],
+    instruction: str,
+    typed: list[str],
+    texts: AppTexts | None = None,
+    config: ProposerConfig | None = None,
+) -> list[UINode]:
     """Distinctive labelled components of the last screen.
+
+    Never a transient message (:func:`in_popup`) and, with the app's ``texts``, never a text
+    on most of the app's screens or only ever in a pop-up.
 
     *Strong*: new compared with the first screen and the label echoes a quoted string of the
     instruction or a typed text, shares a content word with the instruction, or the component
@@ -202,9 +244,16 @@ def _final_components(screens: list[UIScreen], instruction: str, typed: list[str
     strong: list[tuple[int, int, UINode]] = []
     weak: list[UINode] = []
     seen: set[tuple[Any, ...]] = set()
+    cfg = config or ProposerConfig()
     for n in last.nodes:
         label = normalise_text(_label(n))
         if not n.visible or not label or label in GENERIC_LABELS or _DYNAMIC.match(label):
+            continue
+        if in_popup(last, n):
+            continue
+        if texts is not None and (
+            texts.common(label, cfg.common_fraction) or texts.transient(label)
+        ):
             continue
         sig = _signature(n)
         if sig in seen or len(label) > 60:
@@ -229,8 +278,19 @@ def _final_components(screens: list[UIScreen], instruction: str, typed: list[str
     return weak[:2]
 
 
-def propose_annotation(trace: Trace, task: Task | None = None) -> Annotation:
-    """Propose essential states from a ground-truth ``trace`` (see the module docstring)."""
+def propose_annotation(
+    trace: Trace,
+    task: Task | None = None,
+    *,
+    world: World | None = None,
+    config: ProposerConfig | None = None,
+    texts: AppTexts | None = None,
+) -> Annotation:
+    """Propose essential states from a ground-truth ``trace`` (see the module docstring).
+
+    ``world`` (the task's world) lets the proposer drop texts that do not tell the goal apart
+    (``texts``, when given, is that world's :class:`AppTexts` already counted).
+    """
     from llamatouch.evaluator.matcher import check_checkpoint
     from llamatouch.evaluator.options import EvalOptions
     from llamatouch.evaluator.stepview import StepView
@@ -245,6 +305,10 @@ def propose_annotation(trace: Trace, task: Task | None = None) -> Annotation:
     screens = [s.screen() for s in steps]
     actions = [s.action() for s in steps]
     typed = [a.text for a in actions if isinstance(a, Type)]
+    cfg = config or ProposerConfig()
+    if texts is None and world is not None:
+        texts = AppTexts.of(world, app)
+    page = cfg.page_goals and goal_is_page(instruction)
     words = _words(instruction)
     checkpoints: list[Checkpoint] = []
     last_tap: tuple[int, UINode] | None = None
@@ -280,12 +344,24 @@ def propose_annotation(trace: Trace, task: Task | None = None) -> Annotation:
     final_prims: list[Primitive] = []
     if steps[-1].record.activity and steps[-1].record.activity != steps[0].record.activity:
         final_prims.append(Primitive("activity", activity=steps[-1].record.activity))
-    for n in _final_components(screens, instruction, typed):
+    for n in _final_components(screens, instruction, typed, texts, cfg):
         final_prims.append(Primitive("exact", component=component_of(n, last)))
+    if page and not final_prims and steps[-1].record.activity:
+        final_prims.append(Primitive("activity", activity=steps[-1].record.activity))
     n_steps = len(steps)
     opts = EvalOptions()
     if final_prims:
-        final = Checkpoint(final_prims, note="the resulting state", gt_step=n_steps - 1)
+        final = Checkpoint(
+            final_prims,
+            note="the page the task asks for, on the last screen"
+            if page
+            else "the resulting state",
+            gt_step=n_steps - 1,
+            final=page,
+            persist=not page and cfg.persist_states and bool(
+                [p for p in final_prims if p.type == "exact"]
+            ),
+        )
         weak = n_steps >= 2 and check_checkpoint(0, final, StepView(steps[-2]), opts)[0] is True
     else:
         final = None
