@@ -23,6 +23,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("score", "score_cmd", "score recorded traces against essential-state annotations"),
     ("report", "report_cmd", "write a static HTML report of an eval or score run"),
     ("annotate", "annotate_cmd", "open the web annotation tool on a ground-truth trace"),
+    ("annotations", "annotations_cmd", "propose annotations for a suite, with self-tests"),
     ("tasks", "tasks_cmd", "list task suites and their tasks"),
     ("datasets", "datasets_cmd", "import datasets (DroidTask, DroidBot, LlamaTouch)"),
     ("devices", "devices_cmd", "list connected devices and check their health"),
