@@ -136,6 +136,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--offline-max-tasks", type=_int_at_least(0), default=0, metavar="N",
         help="--offline-stepwise: at most N tasks per app (default: all)",
     )
+    parser.add_argument(
+        "--executor", choices=("local", "ray"), default="local",
+        help="where episodes run: local worker processes (default) or the devices of a Ray "
+        "cluster (needs llamatouch[ray]; see docs/scale-out.md)",
+    )
+    parser.add_argument(
+        "--address", default=None, metavar="auto|HOST:PORT|ray://HOST:PORT",
+        help="--executor ray: the cluster to join (default: a private one-node Ray on this "
+        "machine holding the --device specs)",
+    )
+    parser.add_argument(
+        "--trace-store", choices=("driver", "shared"), default="driver",
+        help="--executor ray: traces shipped back and written here (default), or written by "
+        "the nodes straight into --out on a shared file system",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--list-agents", action="store_true", help="list agents and exit")
 
@@ -234,6 +249,7 @@ def _run(args: argparse.Namespace, params: dict[str, str]) -> int:
     from llamatouch.runner.results import format_table
 
     config = _config(args, params)
+    outcome_executor = _executor(args, config)
     out = config.out
     bar = tqdm(total=0, unit="episode", disable=args.no_progress, file=sys.stderr)
 
@@ -249,11 +265,15 @@ def _run(args: argparse.Namespace, params: dict[str, str]) -> int:
     previous = signal.signal(signal.SIGTERM, on_term)
     t0 = time.perf_counter()
     try:
-        outcome = run_eval(config, progress=bar.update, on_total=on_total)
+        outcome = run_eval(config, progress=bar.update, on_total=on_total,
+                           executor=outcome_executor)
     finally:
         bar.close()
         signal.signal(signal.SIGTERM, previous)
     print(format_table(outcome.summary))
+    for retired in getattr(outcome_executor, "retired", []):
+        print(f"device taken out of the pool: {retired.device} ({retired.reason})",
+              file=sys.stderr)
     unscored = sum(r.failure_kind == "unscored" for r in outcome.rows)
     if unscored:
         print(
@@ -275,6 +295,24 @@ def _run(args: argparse.Namespace, params: dict[str, str]) -> int:
         )
         return EXIT_INFRA
     return 0
+
+
+def _executor(args: argparse.Namespace, config: Any) -> Any:
+    """The executor ``--executor`` names (``None``: run_eval's default, local processes)."""
+    from llamatouch.runner import RunError
+
+    if args.executor == "local":
+        if args.address or args.trace_store != "driver":
+            raise RunError("--address and --trace-store go with --executor ray")
+        return None
+    try:
+        import ray  # noqa: F401
+
+        from llamatouch.runner.ray_executor import RayExecutor
+    except ImportError as exc:
+        raise RunError(f"--executor ray needs Ray: pip install 'llamatouch[ray]' ({exc})") from exc
+    return RayExecutor(args.address, trace_store=args.trace_store,
+                       max_workers=config.workers or None)
 
 
 def _run_offline(args: argparse.Namespace, params: dict[str, str]) -> int:
