@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 #: Roles accepted in :class:`ChatMessage`.
@@ -213,3 +213,15 @@ class LLMConfig:
     def threads(self) -> int:
         """The number of threads to use (``n_threads`` or the available cores)."""
         return self.n_threads if self.n_threads else _default_threads()
+
+    def __repr__(self) -> str:
+        """Like the generated one, but ``base_url`` without its credentials."""
+        from llamatouch.redact import redact_url
+
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "base_url" and value:
+                value = redact_url(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"LLMConfig({', '.join(shown)})"

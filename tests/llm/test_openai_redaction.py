@@ -50,6 +50,13 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
 
 
+def test_config_repr_hides_url_credentials() -> None:
+    config = LLMConfig(model="openai:x", base_url=f"http://bob:{PASSWORD}@h:1/v1?key={QUERY_KEY}")
+    assert repr(config).count("base_url='http://***@h:1/v1?key=***'") == 1
+    assert not leaks(repr(config) + str(config), PASSWORD, QUERY_KEY)
+    assert config.base_url and PASSWORD in config.base_url  # the value itself is intact
+
+
 def test_split_base_url() -> None:
     assert split_base_url("http://u:p@h:1/v1?key=a&x=") == ("http://u:p@h:1/v1", {"key": "a",
                                                                                 "x": ""})
