@@ -69,6 +69,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dif.add_argument("--app", default="", help="compare only the states of this package")
     dif.add_argument("--format", choices=("table", "json"), default="table")
 
+    rem = sub.add_parser(
+        "remap",
+        help="move a suite's tasks from a world onto a recording of it (states by content)",
+        description="Rewrite the tasks of SUITE that run in SOURCE so that they run in "
+        "RECORDING: their start and ground-truth states are matched by content. Tasks whose "
+        "screens the recording never reached are listed and left out.",
+    )
+    rem.add_argument("suite", help="suite file (or shipped suite name)")
+    rem.add_argument("source", help="the world the tasks run in (folder or shipped name)")
+    rem.add_argument("recording", type=argtypes.existing_dir, help="the recorded world folder")
+    rem.add_argument("--out", required=True, type=argtypes.output_file,
+                     help="suite file to write (annotations: the source suite's, by task id)")
+
     aut = sub.add_parser(
         "author",
         help="author tasks on a world in the browser (also: llamatouch annotate WORLD --suite)",
@@ -132,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         return _record(args)
     if which == "diff":
         return _diff(args)
+    if which == "remap":
+        return _remap(args)
     if which == "author":
         return run_author(args, args.world)
     print("usage: llamatouch world record --device SERIAL --app PACKAGE --out DIR ... | "
@@ -230,6 +245,29 @@ def _diff(args: argparse.Namespace) -> int:
         print(json.dumps(d.to_json(), indent=2))
     else:
         print(format_table(d))
+    return 0
+
+
+def _remap(args: argparse.Namespace) -> int:
+    from llamatouch.errors import InputFormatError
+    from llamatouch.record.remap import remap_tasks
+    from llamatouch.tasks import load_suite
+    from llamatouch.world import load_world
+    from llamatouch_emulator.worlds import load_named_world
+
+    try:
+        suite = load_suite(args.suite)
+        source = load_named_world(args.source)
+        recording = load_world(args.recording)
+    except (InputFormatError, OSError) as exc:
+        return _usage_error(str(exc))
+    result = remap_tasks(suite, source, recording, args.recording)
+    result.suite.save(args.out)
+    total = len(result.suite.tasks) + len(result.missing)
+    print(f"{len(result.suite.tasks)} of {total} task(s) of {source.name} run on "
+          f"{recording.name} -> {args.out}")
+    for task_id, states in sorted(result.missing.items()):
+        print(f"  {task_id}: not recorded: {', '.join(states)}")
     return 0
 
 

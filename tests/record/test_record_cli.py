@@ -15,6 +15,7 @@ from llamatouch.cli import main
 from llamatouch.cli.world_cmd import read_inputs
 from llamatouch.errors import InputFormatError
 from llamatouch.record.diff import diff_worlds, format_table, reachable_states
+from llamatouch.tasks import load_suite
 from llamatouch.world import load_world
 from llamatouch_emulator.worlds import demo_world_dir, load_named_world
 
@@ -179,3 +180,30 @@ def test_input_dictionaries_read_back_in_order_without_duplicates(tmp_path: Path
     else:
         with pytest.raises(InputFormatError, match="no inputs"):
             read_inputs(as_text)
+
+
+def test_remap_moves_tasks_onto_a_recording(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    rec = tmp_path / "notes"
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("Buy milk\n")
+    assert main(["world", "record", "--device", "virtual:demo", "--app", "com.llamatouch.notes",
+                 "--out", str(rec), "--inputs", str(inputs), "--avoid", "Uninstall"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "notes-tasks.json"
+    assert main(["world", "remap", "demo", "demo", str(rec), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    suite = load_suite(out)
+    # both Notes tasks run on the recording; the other apps' tasks are listed as missing
+    assert {t.id for t in suite.tasks} == {"notes-create-buy-milk", "notes-delete-shopping-list"}
+    assert "shop-earbuds-to-cart: not recorded" in text
+    assert text.startswith("2 of 15 task(s) of demo run on recorded-com.llamatouch.notes")
+    world = load_world(rec)
+    for task in suite.tasks:
+        assert task.world == str(rec.resolve())
+        # ("" start state: the app's own start, as in the source suite)
+        assert task.gt_states and all(s in world.states for s in task.gt_states)
+        assert task.start_state == "" or task.start_state in world.states
+    with pytest.raises(SystemExit) as exc:
+        main(["world", "remap", "demo", "demo", str(tmp_path / "nope"), "--out", str(out)])
+    assert exc.value.code == 2
