@@ -187,3 +187,15 @@ def text_arg(max_len: int = 4096) -> Callable[[str], str]:
 
     check.__name__ = "text"
     return check
+
+
+def as_text(check: Callable[[str], Path]) -> Callable[[str], str]:
+    """``check`` (one of the path types above) keeping the argument as the text given, for
+    settings recorded as strings (e.g. ``eval --annotations``, compared on ``--resume``)."""
+
+    def text(value: str) -> str:
+        check(value)
+        return value
+
+    text.__name__ = getattr(check, "__name__", "path")
+    return text
