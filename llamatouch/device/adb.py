@@ -34,6 +34,7 @@ import io
 import logging
 import re
 import socket
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -431,7 +432,14 @@ class AdbDevice(Device):
         if with_packages:
             packages = self.installed_packages()
             timings["packages"] = time.perf_counter() - t3
-        width, height = self.screen_size() if self._size is None else self._size
+        # The screen's size is the screenshot's: what the display shows now, in its current
+        # rotation (a world recorded on several phones serves screens of several sizes).
+        size = png_size(png)
+        if size is None:
+            self._size = None
+            size = self.screen_size()
+        self._size = size
+        width, height = size
         screen.width, screen.height, screen.activity = width, height, activity
         self._last_screen = screen
         return Observation(
@@ -447,6 +455,8 @@ class AdbDevice(Device):
         )
 
     def screen_size(self) -> tuple[int, int]:
+        """(width, height) of the screen: the last observed screenshot's size until the next
+        action or reset, else what ``wm size`` says now (never kept across screens)."""
         if self._size is None:
             size = parse_wm_size(self.shell("wm size"))
             if size is None:
@@ -493,6 +503,8 @@ class AdbDevice(Device):
         else:
             raise ActionError(f"unknown action {action.kind!r}")
         t1 = time.perf_counter()
+        if not isinstance(action, (Wait, Finish)):
+            self._size = None  # the next screen may have another size (see observe)
         if self.config.settle_s and not isinstance(action, (Wait, Finish)):
             time.sleep(self.config.settle_s)
         return ActResult(ok=True, effect=effect, detail=detail, started_at=started,
@@ -638,6 +650,7 @@ class AdbDevice(Device):
         :attr:`reset_hook` is set (e.g. an emulator snapshot load, or the virtual device's own
         reset in :class:`~llamatouch_emulator.harness.AdbSession`), it does the whole reset."""
         self._last_screen = None
+        self._size = None
         if self.reset_hook is not None:
             self.reset_hook(package)
             return
@@ -672,6 +685,17 @@ def parse_foreground(dumpsys: str) -> str | None:
     (``mCurrentFocus``) output; ``None`` when neither names one."""
     m = _RESUMED_RE.search(dumpsys) or _FOCUS_RE.search(dumpsys)
     return _short_component(m.group("comp")) if m else None
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR chunk; ``None`` when ``data`` does not start with
+    a well-formed PNG header."""
+    if len(data) < 24 or not data.startswith(PNG_MAGIC) or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    if width <= 0 or height <= 0:
+        return None
+    return int(width), int(height)
 
 
 def parse_wm_size(text: str) -> tuple[int, int] | None:
