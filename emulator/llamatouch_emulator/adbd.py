@@ -20,13 +20,16 @@ connection evicts the oldest one still in its handshake, else it is refused, and
 refusal is logged once); at most ``max_active_commands`` commands / uiautomator2 requests run
 or wait for their output to be acknowledged at once (the rest queue), which bounds the memory
 held for unacknowledged output (uiautomator2 waits, which only answer a boolean, run on their own
-threads without a slot, so the inputs that end them still run). Connection errors are logged as one line, never a traceback
-per connection.
+threads without a slot, so the inputs that end them still run). Connection errors are logged as
+one line, never a traceback per connection.
 
 Services: ``shell:CMD`` (raw, stdout and stderr merged), ``shell,v2[,...]:CMD`` (shell
 protocol v2 packets: 1 = stdout, 2 = stderr, 3 = exit), ``exec:CMD`` (binary-safe), ``sync:``
-(STAT, LIST, RECV, SEND, QUIT; see :mod:`llamatouch_emulator.adb_sync`) and ``tcp:9008`` (the
-uiautomator2 server subset, :mod:`llamatouch_emulator.u2server`). Commands are interpreted by
+(STAT, LIST, RECV, SEND, QUIT; see :mod:`llamatouch_emulator.adb_sync`), ``tcp:9008`` (the
+uiautomator2 server subset, :mod:`llamatouch_emulator.u2server`) and ``tcp:PORT`` for every port
+in :attr:`AdbDeviceServer.device_ports` (what adbd does for ``adb forward``: the stream is
+spliced to a socket "on the device", here a hidden loopback port of a process the virtual device
+hosts, e.g. its model server). Commands are interpreted by
 :class:`~llamatouch_emulator.shell_cmds.Shell`; nothing runs on the host.
 
 Advertised features, deliberately few: ``shell_v2`` (implemented), ``cmd`` (the ``cmd``
@@ -383,6 +386,9 @@ class AdbDeviceServer:
         )
         self.port = self.config.port
         self.gone = False
+        #: device-side TCP ports that something listens on "inside" the device: device port ->
+        #: the hidden ``(host, port)`` it is served on (reached only through ``adb forward``)
+        self.device_ports: dict[int, tuple[str, int]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
@@ -430,6 +436,9 @@ class AdbDeviceServer:
             port = service[4:].split(":", 1)[0]
             if port == str(U2_PORT):
                 return self._u2
+            target = self.device_ports.get(int(port)) if port.isdigit() else None
+            if target is not None:
+                return functools.partial(self._splice, target)
         return None
 
     async def _run_in_thread(self, fn: Callable[[], _T]) -> _T:
@@ -519,6 +528,39 @@ class AdbDeviceServer:
         name = stream.service.split(":", 1)[0]
         await stream.write(f"{name}: not supported by the llamatouch virtual device\n"
                            .encode())
+
+    async def _splice(self, target: tuple[str, int], stream: Stream) -> None:
+        """``tcp:PORT``: copy bytes both ways between the stream and ``target`` until either
+        side closes (flow control as for every stream: one WRTE in flight, reads acknowledged
+        when consumed)."""
+        try:
+            reader, writer = await asyncio.open_connection(*target)
+        except OSError as exc:
+            log.info("tcp:%s: nothing listens on the device side (%s)", target[1], exc)
+            return
+
+        async def up() -> None:
+            while True:
+                writer.write(await stream.read_some())
+                await writer.drain()
+
+        async def down() -> None:
+            while data := await reader.read(65536):
+                await stream.write(data)
+
+        tasks = [asyncio.ensure_future(up()), asyncio.ensure_future(down())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                exc = t.exception()
+                if exc is not None and not isinstance(exc, (StreamClosed, ConnectionError)):
+                    raise exc
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                writer.close()
 
     async def _u2(self, stream: Stream) -> None:
         buf = bytearray()

@@ -279,6 +279,9 @@ class Shell:
         settings: ``settings`` values per namespace.
         exec_log: every simple command reached (bounded), newest last.
         command_lines: every raw command line received (bounded), newest last.
+        hosted: processes the device hosts for real (name -> host pid, e.g. its model server
+            as ``llama-server``): ``pidof``, ``ps`` and ``dumpsys meminfo`` report their real
+            pid and memory (``/proc/PID``).
     """
 
     def __init__(self, device: ServedDevice, props: dict[str, str] | None = None) -> None:
@@ -291,6 +294,7 @@ class Shell:
             "global": {},
         }
         self.enabled_imes: set[str] = {LATIN_IME}
+        self.hosted: dict[str, int] = {}
         self.exec_log: deque[ExecRecord] = deque(maxlen=10_000)
         self.command_lines: deque[str] = deque(maxlen=10_000)
         self.env: dict[str, str] = {
@@ -705,6 +709,15 @@ def _dumpsys(sh: Shell, argv: list[str], io_: _IO) -> int:
     if service == "input_method":
         io_.o(f"  mCurMethodId={sh.current_ime()}\n  mInputShown=false\n")
         return 0
+    if service == "meminfo":
+        return _meminfo(sh, args[1:], io_)
+    if service == "thermalservice":
+        # simulated: a cool device (status 0 = THROTTLING_NONE)
+        io_.o("IsStatusOverride: false\nThermalEventListeners:\n\tcallbacks: 0\n"
+              "Thermal Status: 0\nCached temperatures:\n"
+              "\tTemperature{mValue=25.0, mType=2, mName=battery, mStatus=0}\n"
+              "HAL Ready: true\n")
+        return 0
     io_.o(f"Can't find service: {service}\n" if service else "")
     return 0
 
@@ -1022,12 +1035,48 @@ def _ps(sh: Shell, argv: list[str], io_: _IO) -> int:
             ("u0_a100", _pid(pkg), 1, pkg)]
     for user, pid, ppid, name in rows:
         io_.o(f"{user:<12}{pid:>6}{ppid:>6} 1000000  50000 0                   0 S {name}\n")
+    for name, pid in sh.hosted.items():
+        mem = _hosted_memory(pid)
+        if mem is not None:
+            io_.o(f"{'u0_a200':<12}{pid:>6}{1:>6} 1000000 {mem[1]:>6} 0                   0 "
+                  f"S {name}\n")
+    return 0
+
+
+def _hosted_memory(pid: int) -> tuple[int, int] | None:
+    """(PSS kB, RSS kB) of a hosted process, read from the host's ``/proc``."""
+    from llamatouch_emulator.llm_server import process_memory
+
+    return process_memory(pid)
+
+
+def _meminfo(sh: Shell, args: list[str], io_: _IO) -> int:
+    """``dumpsys meminfo PID|NAME`` for a hosted process, with its real memory."""
+    target = next((a for a in args if not a.startswith("-")), "")
+    pid = int(target) if target.isdigit() else sh.hosted.get(target, -1)
+    name = next((n for n, p in sh.hosted.items() if p == pid), None)
+    mem = _hosted_memory(pid) if name is not None else None
+    if mem is None:
+        io_.o(f"No process found for: {target}\n")
+        return 0
+    pss, rss = mem
+    io_.o(
+        "Applications Memory Usage (in Kilobytes):\n"
+        f"Uptime: {int(time.monotonic() * 1000)} Realtime: {int(time.monotonic() * 1000)}\n\n"
+        f"** MEMINFO in pid {pid} [{name}] **\n"
+        "                   Pss  Private  Private  SwapPss      Rss\n"
+        "                 Total    Dirty    Clean    Dirty    Total\n"
+        "                ------   ------   ------   ------   ------\n"
+        f"        TOTAL {pss:>8} {pss:>8} {0:>8} {0:>8} {rss:>8}\n\n"
+        f" TOTAL PSS: {pss:>8}            TOTAL RSS: {rss:>8}      TOTAL SWAP PSS: {0:>8}\n"
+    )
     return 0
 
 
 def _pidof(sh: Shell, argv: list[str], io_: _IO) -> int:
     pkg, _ = full_activity(sh.device.foreground_activity())
-    hits = [str(_pid(a)) for a in argv[1:] if a == pkg]
+    hits = [str(sh.hosted[a]) if a in sh.hosted else str(_pid(a)) for a in argv[1:]
+            if a == pkg or a in sh.hosted]
     if hits:
         io_.o(" ".join(hits) + "\n")
         return 0

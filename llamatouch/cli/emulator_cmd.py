@@ -37,6 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="address to bind (default 127.0.0.1; other hosts are opt-in)")
     serve.add_argument("--seed", type=int, default=0, help="seed of the virtual device")
     serve.add_argument("--serial", default="virtual-0", help="serial reported by getprop")
+    serve.add_argument(
+        "--llm-server", action="store_true",
+        help="also run the embedded model as a server 'inside' the device, as llama-server on a "
+        "phone: on device port --llm-port, reachable only through adb forward (e.g. llamatouch "
+        "eval --model device:8080 --device HOST:PORT)",
+    )
+    serve.add_argument("--llm-port", type=argtypes.port, default=8080,
+                       help="device port of --llm-server (default 8080)")
+    serve.add_argument("--llm-model", default="embedded",
+                       help="--llm-server's model: embedded (default) or a .gguf path")
+    serve.add_argument("--llm-threads", type=argtypes.non_negative_int, default=0,
+                       help="--llm-server's llama.cpp threads (default: all cores)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,6 +63,17 @@ def run(args: argparse.Namespace) -> int:
     world = load_named_world(args.world)
     device = VirtualDevice(world, seed=args.seed, serial=args.serial)
     server = AdbDeviceServer(device, AdbServerConfig(host=args.host, port=args.port))
+    llm = None
+    if args.llm_server:
+        from llamatouch.errors import DeviceError
+        from llamatouch_emulator.llm_server import LLMServerProcess, host_on
+
+        try:
+            llm = LLMServerProcess.start(args.llm_model, args.llm_threads)
+        except DeviceError as exc:
+            print(f"llamatouch emulator serve: {exc}", file=sys.stderr)
+            return 1
+        host_on(server, llm, args.llm_port)
 
     def ready(srv: AdbDeviceServer) -> None:
         if srv.port in ADB_SCAN_RANGE:
@@ -62,8 +85,17 @@ def run(args: argparse.Namespace) -> int:
                   "drive the virtual device (no ADB authentication)", file=sys.stderr)
         print(f"serving world {world.name!r} ({len(world.states)} screens) as an ADB device")
         print(f"  adb connect {srv.address}")
+        if llm is not None:
+            print(f"model server {llm.model_id} on device port {args.llm_port} (pid {llm.pid}): "
+                  f"adb -s {srv.address} forward tcp:0 tcp:{args.llm_port}")
         print("Ctrl-C to stop.", flush=True)
 
+    import signal
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         server.serve_forever(on_ready=ready)
     except KeyboardInterrupt:
@@ -73,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"llamatouch emulator serve: cannot listen on {args.host}:{args.port}: {exc}",
               file=sys.stderr)
         return 1
+    finally:
+        if llm is not None:
+            llm.stop()
     if server.gone:
         print("the virtual device went away; stopped.", file=sys.stderr)
         return 1
