@@ -11,7 +11,17 @@ how many LLM calls query optimisation saves.
    the exploration memory (template describer) over every app, counting the recorded steps a
    confident memory path answers without the LLM, and how many of those picks are right.
 
+4. The embedded model offline on DroidTask (every app, ``--offline-tasks`` tasks per app):
+   action accuracy, completion (the artifact's definition) and accuracy per action type, for
+   each configuration given with ``--config NAME:KEY=VALUE,KEY=VALUE`` (agent params; the
+   key ``memdir=1`` gives the configuration an exploration memory and query optimisation).
+   Nothing here is tuned on these apps: every app is held out (leave-one-app-out holds
+   trivially); the per-app rows are printed so that any later tuning can be checked app by
+   app. ``--only-offline`` runs part 4 alone.
+
 Usage: python benchmarks/bench_autodroid.py [--tasks N] [--max-steps N] [--skip-droidtask]
+       python benchmarks/bench_autodroid.py --only-offline --offline-tasks 2 \
+           --config before:answer=id,id_grammar=any --config after:answer=label
 """
 
 from __future__ import annotations
@@ -166,12 +176,66 @@ def part3_saved_calls(thresholds: tuple[float, ...] = (0.65, 0.75, 0.55)) -> Non
                   f"({dt:.0f} s)")
 
 
+def part4_embedded_offline(configs: list[str], tasks_per_app: int, out: str) -> None:
+    import json
+    from pathlib import Path
+
+    from llamatouch_agents.autodroid.offline import (
+        OfflineConfig,
+        format_offline_table,
+        run_offline_stepwise,
+    )
+
+    print(f"\n== 4. embedded SmolLM2-135M offline on DroidTask ({tasks_per_app or 'all'} tasks "
+          "per app, our rendering, the artifact's verdict rule)")
+    rows = []
+    for spec in configs:
+        name, _, raw = spec.partition(":")
+        params = dict(kv.split("=", 1) for kv in raw.split(",") if kv)
+        mem = ""
+        if params.pop("memdir", ""):
+            mem = tempfile.mkdtemp(prefix="bench-autodroid-mem-")
+            params.setdefault("describer", "template")
+        params.setdefault("threads", "1")
+        t0 = time.perf_counter()
+        report = run_offline_stepwise(
+            OfflineConfig(droidtask_dir(), max_tasks_per_app=tasks_per_app, memory_dir=mem,
+                          out=Path(out) / name if out else None),
+            AgentOptions(memory_dir=mem, params=params),
+        )
+        dt = time.perf_counter() - t0
+        t = report.total()
+        print(f"\n-- {name} ({params}{', memory + query optimisation' if mem else ''}): "
+              f"{dt:.0f} s, {dt / max(t.steps, 1):.1f} s/step")
+        print(format_offline_table(report))
+        rows.append({"config": name, "params": params, "memory": bool(mem), "seconds": dt,
+                     **t.to_json()})
+    print("\n  config         action       tap     input       end   completion  LLM calls")
+    for r in rows:
+        print(f"  {r['config']:<12} {r['correct']:>4}/{r['steps']:<4}"
+              f" {100 * r['tap_accuracy']:>6.1f}% {100 * r['input_accuracy']:>6.1f}%"
+              f" {100 * r['end_accuracy']:>6.1f}%"
+              f" {r['tasks_completed']:>4}/{r['tasks']:<4} {r['llm_calls']:>8}")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "summary.json").write_text(json.dumps(rows, indent=1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--tasks", type=int, default=6, help="demo tasks for parts 1-2")
     ap.add_argument("--max-steps", type=int, default=5)
     ap.add_argument("--skip-droidtask", action="store_true")
+    ap.add_argument("--only-offline", action="store_true", help="part 4 only")
+    ap.add_argument("--offline-tasks", type=int, default=2, help="part 4: tasks per app (0: all)")
+    ap.add_argument("--config", action="append", default=[],
+                    help="part 4: NAME:KEY=VALUE,... (agent params; memdir=1: with memory)")
+    ap.add_argument("--out", default="", help="part 4: write stepwise.json per config here")
     args = ap.parse_args()
+    configs = args.config or ["before:answer=id,id_grammar=any", "after:answer=label"]
+    if args.only_offline:
+        part4_embedded_offline(configs, args.offline_tasks, args.out)
+        return
 
     rows, rec = part1_latency(args.tasks, args.max_steps)
     llm_rows = [r for r in rows if r["calls"] > 0]
@@ -192,6 +256,7 @@ def main() -> None:
     part2_prefix_cache(rec.prompts)
     if not args.skip_droidtask:
         part3_saved_calls()
+        part4_embedded_offline(configs, args.offline_tasks, args.out)
 
 
 if __name__ == "__main__":

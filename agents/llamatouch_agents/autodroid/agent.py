@@ -26,6 +26,7 @@ from llamatouch.agent import (
     AgentFailure,
     AgentOptions,
     AgentStep,
+    AgentTask,
     DeviceCapabilities,
     LLMUsageSummary,
     StepHistory,
@@ -33,16 +34,20 @@ from llamatouch.agent import (
 from llamatouch.device.base import Observation
 from llamatouch.errors import LlamaTouchError, LLMError
 from llamatouch.llm.base import ChatMessage, LLMBackend
-from llamatouch.tasks import Task
 from llamatouch.world import World
-from llamatouch_agents.autodroid.memory import AppMemory, MemoryHit, PathStep
+from llamatouch_agents.autodroid.memory import AppMemory, MemoryHit, PathStep, confident_path
 from llamatouch_agents.autodroid.prompt import (
+    ANSWERS,
+    LABEL_SYSTEM_PROMPT,
     PROMPTS,
+    SYSTEM_PROMPT,
     Answer,
     AnswerError,
     answer_schema,
     build_messages,
     build_paper_messages,
+    element_labels,
+    label_schema,
     paper_action_line,
     parse_answer,
     with_memory_hints,
@@ -83,6 +88,11 @@ class AutoDroidSettings:
         id_grammar: ``screen``: the answer's ``id`` is constrained to the ids on the screen
             (an enum in the JSON schema, so the grammar cannot produce an id that is not
             there); ``any``: any integer 0-999 (the earlier behaviour).
+        answer: with the compact prompt, how the model names its element: ``label`` (the
+            element's text, constrained by a grammar to the labels on the screen; the choice
+            follows what elements say) or ``id`` (its number; SmolLM2-135M answered the
+            prompt example's id 3 on most screens whatever they showed, see
+            docs/autodroid.md).
         record_llm: a folder: every answer of the model is also written there in the recorded
             format (``llamatouch.llm.recorded``), so the run can be replayed with
             ``--model recorded:FOLDER`` (``""``: not recorded).
@@ -100,6 +110,7 @@ class AutoDroidSettings:
     threads: int = 0
     prompt: str = "compact"
     id_grammar: str = "screen"
+    answer: str = "label"
     record_llm: str = ""
 
     @classmethod
@@ -117,8 +128,9 @@ class AutoDroidSettings:
             except ValueError as exc:
                 raise AgentFailure(f"autodroid: --agent-param {key}={raw!r}: {exc}") from exc
         out = cls(**kwargs)
-        for name, allowed in (("prompt", PROMPTS), ("id_grammar", ("screen", "any")),
-                              ("memory", ("on", "off")), ("describer", ("llm", "template"))):
+        choices = (("prompt", PROMPTS), ("id_grammar", ("screen", "any")), ("answer", ANSWERS),
+                   ("memory", ("on", "off")), ("describer", ("llm", "template")))
+        for name, allowed in choices:
             if getattr(out, name) not in allowed:
                 raise AgentFailure(
                     f"autodroid: --agent-param {name}={getattr(out, name)!r}: expected one of "
@@ -131,6 +143,23 @@ def default_memory_dir() -> Path:
     """``$XDG_CACHE_HOME/llamatouch/autodroid-memory`` (``~/.cache/...`` by default)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "llamatouch" / "autodroid-memory"
+
+
+def _labels(
+    view: ScreenView | None, screen_html: str, ids: set[int]
+) -> tuple[dict[str, int], set[int]]:
+    """Answer labels of the screen's elements (:func:`element_labels`) and the input ids."""
+    if view is not None:
+        pairs = [
+            (c.id, c.text or (c.node.content_desc if c.node else "") or c.label)
+            for c in view.choices if c.id in ids
+        ]
+        return element_labels(pairs), {c.id for c in view.choices if c.kind == "type"}
+    from llamatouch.ui.html_agreement import parse_state_html
+
+    els = [e for e in parse_state_html(screen_html, document_order=True) if e.id in ids]
+    return (element_labels([(e.id, e.body or e.desc) for e in els]),
+            {e.id for e in els if e.tag == "input"})
 
 
 #: Answer budget with the paper's prompt (its answer carries Steps and Analyses texts).
@@ -164,7 +193,7 @@ class AutoDroidAgent(Agent):
 
             llm = RecordingBackend(llm, self.settings.record_llm)
         self._llm = llm
-        self._task: Task | None = None
+        self._task: AgentTask | None = None
         self._memory: AppMemory | None = None
         self._hits: list[MemoryHit] = []
         self._path: list[PathStep] = []
@@ -210,7 +239,7 @@ class AutoDroidAgent(Agent):
         self._llm = None
 
     # -- episodes --------------------------------------------------------------------------
-    def reset(self, task: Task, capabilities: DeviceCapabilities) -> None:
+    def reset(self, task: AgentTask, capabilities: DeviceCapabilities) -> None:
         self._task = task
         self._recent = []
         self._paper_lines = []
@@ -225,8 +254,7 @@ class AutoDroidAgent(Agent):
 
             q = get_encoder().encode([task.instruction])[0]
             self._hits = self._memory.retrieve(q, self.settings.hint_threshold, top_k=20)
-            if self._hits and self._hits[0].score >= self.settings.path_threshold:
-                self._path = list(self._hits[0].entry.path)
+            self._path = confident_path(self._hits, self.settings.path_threshold)
 
     def _memory_folder(self) -> Path:
         return Path(self.options.memory_dir) if self.options.memory_dir else default_memory_dir()
@@ -404,12 +432,22 @@ class AutoDroidAgent(Agent):
         """
         ids = valid_ids if valid_ids is not None else {c.id for c in (view.choices if view else [])}
         paper = self.settings.prompt == "paper"
+        by_label = self.settings.answer == "label" and not paper
+        labels: dict[str, int] = {}
+        inputs: set[int] = set()
         if paper:
             shown = with_memory_hints(screen_html, id_hints or {})
             messages = build_paper_messages(instruction, app, history, shown)
         else:
-            messages = build_messages(instruction, history, screen_html, hints, first_number)
-        schema = answer_schema(ids if self.settings.id_grammar == "screen" else None, paper=paper)
+            system = LABEL_SYSTEM_PROMPT if by_label else SYSTEM_PROMPT
+            messages = build_messages(instruction, history, screen_html, hints, first_number,
+                                      system)
+        if by_label:
+            labels, inputs = _labels(view, screen_html, ids)
+            schema = label_schema(list(labels))
+        else:
+            schema = answer_schema(ids if self.settings.id_grammar == "screen" else None,
+                                   paper=paper)
         max_tokens = max(self.settings.max_tokens, PAPER_MAX_TOKENS) if paper else (
             self.settings.max_tokens
         )
@@ -443,7 +481,7 @@ class AutoDroidAgent(Agent):
             per_call.append(result.usage.as_dict() | {"finish_reason": result.finish_reason})
             raws.append(result.text)
             try:
-                ans = parse_answer(result.text)
+                ans = parse_answer(result.text, labels, inputs)
                 if ans.finished:
                     return Decision(ans, None, usage, raws, per_call)
                 if ans.id not in ids:

@@ -22,6 +22,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -41,7 +42,15 @@ from llamatouch_agents.autodroid.screen import Choice, ScreenView, build_view, s
 
 log = logging.getLogger(__name__)
 
-MEMORY_SCHEMA = "llamatouch.autodroid-memory/1"
+MEMORY_SCHEMA = "llamatouch.autodroid-memory/2"
+
+#: Labels of elements that leave a screen without doing anything there (navigate up, back,
+#: cancel, close...): exploring them teaches nothing a task needs, and a memorised path that
+#: takes them leaves the task's screen (the demo run that tapped 'add alarm' then 'navigate
+#: up' from memory). They get no memory entry.
+NAVIGATE_AWAY = re.compile(
+    r"^(navigate up|up|go back|back|cancel|close|dismiss|exit|collapse|discard)$"
+)
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -65,6 +74,10 @@ class MemoryEntry:
         element_html: the element as shown in the prompt when it was explored.
         simulated_task: what a user achieves by tapping it (LLM-written, or a template).
         path: taps from the app's start screen up to and including this element.
+        path_ok: the path can be followed without the LLM (query optimisation): it never
+            comes back to a screen it has already passed (an element that returns to an
+            earlier screen, such as a Save that closes a form, still gives a hint, but its
+            path would only replay taps that undo each other).
     """
 
     source_state: str
@@ -75,6 +88,7 @@ class MemoryEntry:
     element_html: str
     simulated_task: str
     path: list[PathStep] = field(default_factory=list)
+    path_ok: bool = True
 
 
 @dataclass(slots=True)
@@ -160,6 +174,15 @@ class AppMemory:
         s = self.scores(query_vec)
         order = np.argsort(-s)[:top_k]
         return [MemoryHit(self.entries[i], float(s[i])) for i in order if s[i] >= threshold]
+
+
+def confident_path(hits: list[MemoryHit], threshold: float) -> list[PathStep]:
+    """The path to follow without the LLM: that of the best hit whose path can be followed
+    (``path_ok``), when it scores at least ``threshold`` (else none)."""
+    best = next((h for h in hits if h.entry.path_ok), None)
+    if best is None or best.score < threshold:
+        return []
+    return list(best.entry.path)
 
 
 def memory_path(memory_dir: str | Path, app: str) -> Path:
@@ -281,7 +304,7 @@ def build_from_world(
             if t.target == sid or len(entries) >= max_entries:
                 continue
             choice = choice_for_transition(scr, view, t)
-            if choice is None or choice.kind == "back":
+            if choice is None or choice.kind == "back" or NAVIGATE_AWAY.match(choice.label):
                 continue
             if (sid, choice.label) in seen_edges:
                 continue
@@ -289,6 +312,7 @@ def build_from_world(
             _, tview = view_of(t.target)
             step = PathStep(view.signature, choice.label, sid)
             path = [*paths[sid], step]
+            passed = {wapp.start_state} | {p.state for p in path}
             entries.append(
                 MemoryEntry(
                     source_state=sid,
@@ -299,6 +323,7 @@ def build_from_world(
                     element_html=choice.html,
                     simulated_task=describer(wapp.label or app, view, choice, tview),
                     path=path,
+                    path_ok=t.target not in passed,
                 )
             )
             if t.target not in paths and world.states[t.target].package == app:
@@ -347,6 +372,7 @@ __all__ = [
     "MemoryHit",
     "PathStep",
     "build_from_world",
+    "confident_path",
     "llm_describer",
     "load_or_build",
     "memory_path",

@@ -56,7 +56,7 @@ from llamatouch.ui.html import COMPACT_STYLE
 from llamatouch.ui.html_agreement import parse_state_html, recorded_style
 from llamatouch.ui.node import UIScreen
 from llamatouch_agents.autodroid.agent import AutoDroidAgent
-from llamatouch_agents.autodroid.memory import AppMemory, MemoryHit
+from llamatouch_agents.autodroid.memory import AppMemory, MemoryHit, confident_path
 from llamatouch_agents.autodroid.prompt import paper_action_line
 from llamatouch_agents.autodroid.screen import ScreenView, build_view, normalise_label
 
@@ -476,8 +476,7 @@ def _run_task(
 
         q = get_encoder().encode([instruction])[0]
         hits = memory.retrieve(q, agent.settings.hint_threshold, top_k=20)
-        if hits and hits[0].score >= agent.settings.path_threshold:
-            path_labels = [s.label for s in hits[0].entry.path]
+        path_labels = [s.label for s in confident_path(hits, agent.settings.path_threshold)]
     backend = agent.llm if config.ask_llm else None
     if isinstance(backend, RecordedBackend | RecordingBackend):
         backend.begin_task(app)

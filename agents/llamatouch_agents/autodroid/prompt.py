@@ -48,6 +48,48 @@ Answer: {"finished": false, "id": 0, "action": "type", "text": "Shopping"}
 Then tap Save (id 2). Only when the note list shows 'Shopping' is the task finished.
 Never answer "finished": true on the first step: something must be done first."""
 
+#: The compact prompt when the model answers with the element's label (``answer=label``): the
+#: same screen and rules, the answer names the element by its text. A grammar limits that text
+#: to the labels on the screen, so the choice follows what the elements say, not their
+#: numbers (with ids, SmolLM2-135M answered the example's id 3 on most screens).
+LABEL_SYSTEM_PROMPT = """\
+You are an assistant that operates a smartphone app to complete a user's task.
+Each turn you see the task, the actions taken so far, and the current screen as HTML: one
+element per line.
+- <button> can be tapped. Its text (or its text='...' attribute) says what it is.
+- <checkbox> is a switch or check box; tapping it toggles it (checked=True/False).
+- <input> is a text field: choose it and give the text to type in "text".
+- <p> is plain text; it can be tapped but usually does nothing.
+- <scroller> elements scroll the screen up or down to reveal more elements.
+- <button>go back</button> presses the Back key.
+Rules:
+1. Pick exactly one element of the CURRENT screen for the next action: answer its text.
+2. Prefer the element whose words match the task. Do not repeat an action that did nothing.
+3. When every part of the task is done on the current screen, answer "finished": true.
+Answer only with JSON of this form:
+{"finished": false, "element": "<the element's text>", "text": ""}
+"text" is the text to type into an <input> (empty otherwise).
+
+Example. Task: Add a note titled 'Shopping'.
+Current screen:
+<button id=0 text='Search'></button>
+<p id=1>My notes</p>
+<button id=2>Meeting agenda</button>
+<button id=3 text='New note'></button>
+<button id=4>go back</button>
+Answer: {"finished": false, "element": "New note", "text": ""}
+Next screen:
+<input id=0 >Title</input>
+<input id=1 >Note text</input>
+<button id=2 text='Save'></button>
+<button id=3>go back</button>
+Answer: {"finished": false, "element": "Title", "text": "Shopping"}
+Then tap Save. Only when the note list shows 'Shopping' is the task finished.
+Never answer "finished": true on the first step: something must be done first."""
+
+#: Answer forms of the compact prompt (``--agent-param answer=...``).
+ANSWERS = ("label", "id")
+
 #: The AutoDroid paper's prompt (the artifact's ``prompt.yaml``, as its released prompts show
 #: it): introduction, then ``Task:``, ``Previous UI actions:``, ``Current UI state:`` and the
 #: answer format. Built by :func:`build_paper_messages` (``--agent-param prompt=paper``).
@@ -152,6 +194,36 @@ ANSWER_SCHEMA: dict[str, Any] = {
 }
 
 
+def element_labels(elements: list[tuple[int, str]]) -> dict[str, int]:
+    """Answer labels for ``(id, text)`` elements: the text on one line, cut at 50 characters
+    (``element N`` when empty); repeated labels get `` (2)``, `` (3)``... in screen order."""
+    out: dict[str, int] = {}
+    for eid, text in elements:
+        base = " ".join(text.replace("<br>", " ").split())[:50].replace('"', "'") or (
+            f"element {eid}"
+        )
+        label, n = base, 1
+        while label in out:
+            n += 1
+            label = f"{base} ({n})"
+        out[label] = eid
+    return out
+
+
+def label_schema(labels: list[str]) -> dict[str, Any]:
+    """The label answer: ``finished``, ``element`` (one of ``labels``) and ``text``."""
+    return {
+        "type": "object",
+        "properties": {
+            "finished": {"type": "boolean"},
+            "element": {"type": "string", "enum": list(labels)},
+            "text": {"type": "string", "maxLength": 60},
+        },
+        "required": ["finished", "element", "text"],
+        "additionalProperties": False,
+    }
+
+
 def answer_schema(ids: set[int] | None = None, *, paper: bool = False) -> dict[str, Any]:
     """The answer schema, with ``id`` limited to ``ids`` (the ids on the screen) when given:
     the grammar then cannot produce an element that is not there. The paper's form also
@@ -193,6 +265,7 @@ def build_messages(
     screen_html: str,
     hints: list[str],
     first_number: int = 1,
+    system: str = SYSTEM_PROMPT,
 ) -> list[ChatMessage]:
     """The chat for one step (see the module docstring for the order). ``history`` holds the
     most recent actions; ``first_number`` is the number of the first of them (actions are
@@ -209,10 +282,11 @@ def build_messages(
         parts += ["", "Hints from exploring this app:"]
         parts += [f"- {h}" for h in hints]
     parts += ["", "Next action (JSON):"]
-    return [ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", "\n".join(parts))]
+    return [ChatMessage("system", system), ChatMessage("user", "\n".join(parts))]
 
 
-def parse_answer(text: str) -> Answer:
+def parse_answer(text: str, labels: dict[str, int] | None = None,
+                 inputs: set[int] | None = None) -> Answer:
     """Parse and check an answer; raises :class:`AnswerError` with feedback for the model.
 
     Both answer forms are read: ours (``finished``, ``id``, ``action`` tap/type, ``text``) and
@@ -232,6 +306,8 @@ def parse_answer(text: str) -> Answer:
         raise AnswerError("your answer was not a JSON object")
     if "Finished" in obj or "input_text" in obj:
         return _parse_paper_answer(obj)
+    if "element" in obj and "id" not in obj:
+        return _parse_label_answer(obj, labels or {}, inputs or set())
     finished = obj.get("finished", False)
     if not isinstance(finished, bool):
         raise AnswerError('"finished" must be true or false')
@@ -269,3 +345,20 @@ def _parse_paper_answer(obj: dict[str, Any]) -> Answer:
     typed = "" if typed is None or str(typed).strip() in ("N/A", "None", "") else str(typed)
     return Answer(finished=False, id=eid, action="type" if action in ("input", "type") else "tap",
                   text=typed)
+
+
+def _parse_label_answer(obj: dict[str, Any], labels: dict[str, int], inputs: set[int]) -> Answer:
+    """An answer naming the element by its label: typed text goes into an input element."""
+    finished = obj.get("finished", False)
+    if not isinstance(finished, bool):
+        raise AnswerError('"finished" must be true or false')
+    typed = obj.get("text", "")
+    typed = typed if isinstance(typed, str) else ""
+    if finished:
+        return Answer(finished=True, id=-1, action="tap", text="")
+    label = obj.get("element")
+    if not isinstance(label, str) or label not in labels:
+        raise AnswerError(f'"element" must be the text of an element on the screen, not {label!r}')
+    eid = labels[label]
+    kind = "type" if eid in inputs and typed.strip() else "tap"
+    return Answer(finished=False, id=eid, action=kind, text=typed if kind == "type" else "")
