@@ -582,11 +582,11 @@ def _answer(
     hints: list[str] = []
     id_hints: dict[int, str] = {}
     for h in hits:
-        cid = by_label.get(h.entry.label)
-        if cid is None or cid in id_hints:
+        hid = by_label.get(h.entry.label)
+        if hid is None or hid in id_hints:
             continue
-        id_hints[cid] = h.entry.simulated_task
-        hints.append(f"element {cid} ('{h.entry.label}') leads to: {h.entry.simulated_task}")
+        id_hints[hid] = h.entry.simulated_task
+        hints.append(f"element {hid} ('{h.entry.label}') leads to: {h.entry.simulated_task}")
         if len(hints) >= agent.settings.max_hints:
             break
     valid = {e.id for e in shown.elements} | set(shown.labels)
