@@ -8,6 +8,7 @@ scored by that many forked processes; the results are the same and come in the s
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import time
@@ -216,9 +217,15 @@ def score_dir(
     workers = min(workers, len(paths))
     # contiguous chunks keep the traces of one task (which share screens) in one worker's
     # hierarchy cache; the pool starts before the progress bar's thread does
-    chunk = max(1, min(16, len(paths) // (workers * 8)))
+    chunk = max(1, min(40, len(paths) // (workers * 4)))
     with _pool(job, workers) as pool:
-        scored = pool.map(_score_in_worker, paths, chunksize=chunk)
+        # the parent's objects go to the collector's permanent generation while the workers
+        # fork, so the workers' collections never walk (and copy) the pages they share
+        gc.freeze()
+        try:
+            scored = pool.map(_score_in_worker, paths, chunksize=chunk)
+        finally:
+            gc.unfreeze()
         ticks = progress(paths) if progress is not None else paths
         return [res for _, res in zip(ticks, scored, strict=True)]
 
