@@ -15,7 +15,11 @@ real ``adb`` binary; tests and benchmarks also use it directly. Behaviour (see
   ``home`` shows the launcher; ``open_app`` / ``am start`` / ``monkey`` start an app;
 * text typed into an editable element changes its text in the served hierarchy (and follows a
   recorded ``type`` transition for that element and text when the world has one);
-* an input with no recorded transition leaves the screen unchanged and is recorded as
+* a tap on a switch or check box (or a row holding one) with no recorded transition flips it
+  in the served hierarchy (``checked``, and a trailing ``ON``/``OFF`` in its text), as the
+  app would; the flip is dropped when the screen changes (a recorded world has no state to
+  keep it in);
+* any other input with no recorded transition leaves the screen unchanged and is recorded as
   ``no_effect`` in :attr:`VirtualDevice.events`;
 * where one input was recorded leading to different screens, the recorded context decides:
   of the transitions whose element is the one hit (or handles the hit), the one whose
@@ -287,6 +291,7 @@ class VirtualDevice(Device):
         self._back_stack: list[str] = []
         self._history: list[str] = []
         self._edits: dict[str, str] = {}
+        self._toggled: dict[str, bool] = {}
         self._focus: str | None = None
         self._reset_session(None)
 
@@ -413,6 +418,7 @@ class VirtualDevice(Device):
     def _enter(self, sid: str) -> None:
         """Show ``sid`` fresh: typed edits are dropped, focus goes to the recorded one."""
         self.current_state = sid
+        self._toggled = {}
         if not self._history or self._history[-1] != sid:
             self._history.append(sid)
             if len(self._history) > 256:
@@ -436,13 +442,22 @@ class VirtualDevice(Device):
     def _served(self) -> tuple[UIScreen, bytes]:
         """The hierarchy shown now (recorded state + typed text + focus) and its dump bytes."""
         sid = self.current_state
-        key = (sid, tuple(sorted(self._edits.items())), self._focus)
+        key = (
+            sid,
+            tuple(sorted(self._edits.items())),
+            self._focus,
+            tuple(sorted(self._toggled.items())),
+        )
         hit = self._served_cache.get(key)
         if hit is not None:
             return hit
         base = self._base_screen(sid)
         meta = self._meta(sid)
-        if not self._edits and (self._focus is None or self._recorded_focus(base) == self._focus):
+        if (
+            not self._edits
+            and not self._toggled
+            and (self._focus is None or self._recorded_focus(base) == self._focus)
+        ):
             screen = base
         else:
             nodes = list(base.nodes)
@@ -451,6 +466,9 @@ class VirtualDevice(Device):
                 changes: dict[str, Any] = {}
                 if k in self._edits:
                     changes["text"] = self._edits[k]
+                if k in self._toggled and n.checked != self._toggled[k]:
+                    changes["checked"] = self._toggled[k]
+                    changes["text"] = _on_off(n.text, self._toggled[k])
                 want_focus = k == self._focus
                 if n.focused != want_focus and (n.editable or want_focus):
                     changes["focused"] = want_focus
@@ -854,6 +872,12 @@ class VirtualDevice(Device):
         if t is not None:
             self._apply(t, in_place=hit is not None and hit.checkable)
             return self._record(kind, args, src, "changed", f"{label} -> {t.target}")
+        box = _toggle_of(screen, hit) if kind == "tap" and hit is not None else None
+        if box is not None:
+            k = screen.key(box)
+            self._toggled[k] = not box.checked
+            state = "on" if self._toggled[k] else "off"
+            return self._record(kind, args, src, "changed", f"toggled {label} {state}")
         if kind == "tap" and hit is not None and hit.editable:
             k = screen.key(hit)
             if self._focus != k:
@@ -1040,6 +1064,28 @@ class VirtualDevice(Device):
         if activity:
             args["activity"] = activity
         return self._record("open_app", args, src, "changed", f"started {package}")
+
+
+_TOGGLE_CLASS = ("Switch", "CheckBox", "ToggleButton")
+
+
+def _toggle_of(screen: UIScreen, node: UINode) -> UINode | None:
+    """The two-state control a tap on ``node`` flips: ``node`` itself, or the one switch /
+    check box inside the row it is (a radio button is not one: it is exclusive)."""
+    boxes = [
+        n
+        for n in (node, *screen.descendants(node))
+        if n.checkable and n.visible and any(c in (n.class_name or "") for c in _TOGGLE_CLASS)
+    ]
+    return boxes[0] if len(boxes) == 1 else None
+
+
+def _on_off(text: str, checked: bool) -> str:
+    """A switch's text with its trailing ``ON``/``OFF`` state word set to ``checked``."""
+    for word in (" ON", " OFF"):
+        if text.endswith(word):
+            return text[: -len(word)] + (" ON" if checked else " OFF")
+    return text
 
 
 def _handler(screen: UIScreen, node: UINode) -> UINode:

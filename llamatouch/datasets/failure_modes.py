@@ -22,8 +22,9 @@ Modes (label):
 - ``undo`` (fail): the state is reached, then changed back: the last action toggles a switch
   or check box and it is tapped again (the control shows the other state); or the last action
   picks one of exclusive checkable options (radio buttons), and the dialog is opened again
-  and a sibling option picked ("Dark" then "Light"). (Picking another item of a plain list,
-  "add the holidays of China" then of Chile, adds rather than undoes: not used.)
+  and a sibling option picked ("Dark" then "Light"), for instructions that set a value
+  ("set", "change", "switch", "use", "select", "adjust", "sort", "make": another pick
+  replaces it; "add the holidays of China" then of Chile adds more, and is not used).
 - ``sibling`` (fail): the last tap goes to a near-identical sibling (same class and parent,
   another label: "96 kbps" for "64 kbps") that has a recorded outcome elsewhere.
 - ``diverged`` (fail): halfway the run takes a recorded edge off the path and wanders on
@@ -45,10 +46,15 @@ from llamatouch.tasks import Task
 from llamatouch.trace.format import StepRecord, TraceManifest, TraceWriter
 from llamatouch.trace.records import TaskRef
 from llamatouch.ui.node import UINode, UIScreen
+from llamatouch.ui.xmlio import read_uiautomator_xml
 from llamatouch.world import World
 
 #: Classes of two-state controls a second tap turns back (a radio button is not one).
 _TOGGLE = re.compile(r"(Switch|CheckBox|ToggleButton)", re.I)
+
+#: Instructions that set one value among exclusive ones (another pick replaces it); "add the
+#: holidays of China" is not one (another pick adds more).
+_SETTING = re.compile(r"^\s*(set|change|switch|use|select|adjust|sort|make)\b", re.I)
 
 #: Every mode, and whether its traces do the task.
 MODES: dict[str, bool] = {
@@ -86,6 +92,7 @@ class Variant:
 class _Run:
     states: list[str]
     finished: bool
+    end_screen: UIScreen
 
 
 def _drive(
@@ -136,7 +143,9 @@ def _drive(
         states.append(dev.current_state)
     if writer is not None:
         writer.finish("finished")
-    return _Run(states, finished)
+    width, height = dev.screen_size()
+    end = read_uiautomator_xml(dev.dump_xml(), "variant", width=width, height=height)
+    return _Run(states, finished, end)
 
 
 def _actions(task: Task) -> list[Action]:
@@ -224,7 +233,14 @@ def plan_variants(
             if sibs:
                 plans["sibling"] = [*body[:k], _tap_on(screen, sibs[0]), finish]
                 exclusive = box is not None and _checkable_group(screen, sibs[0]) is not None
-                if "undo" not in plans and exclusive and k >= 1 and isinstance(body[k - 1], Tap):
+                setting = bool(_SETTING.search(task.instruction))
+                if (
+                    "undo" not in plans
+                    and exclusive
+                    and setting
+                    and k >= 1
+                    and isinstance(body[k - 1], Tap)
+                ):
                     # reopen what the choice was made in, pick another option
                     plans["undo"] = [*body, body[k - 1], _tap_on(screen, sibs[0]), finish]
     path = set(states)
@@ -250,19 +266,33 @@ def plan_variants(
     return plans
 
 
-def _toggled_back(world: World, goal: str, end: str) -> bool:
-    """Whether a switch / check box shown on both screens is set differently on ``end``."""
+def _toggled_back(goal: UIScreen, after: UIScreen) -> bool:
+    """Whether a switch / check box shown on both screens is set differently on ``after``
+    (the screen the device served at the end)."""
     before = {
-        world.screen(goal).key(n): n.checked
-        for n in world.screen(goal).nodes
+        goal.key(n): n.checked
+        for n in goal.nodes
         if n.checkable and _TOGGLE.search(n.class_name or "")
     }
-    after = world.screen(end)
     return any(
         after.key(n) in before and before[after.key(n)] != n.checked
         for n in after.nodes
         if n.checkable
     )
+
+
+def _texts(world: World, sid: str) -> set[str]:
+    return {(n.text or n.content_desc).strip() for n in world.screen(sid).nodes
+            if n.visible and (n.text or n.content_desc).strip()}
+
+
+def _same_page(world: World, goal: str, end: str) -> bool:
+    """Whether ``end`` is the goal's page again (same activity, most of its texts), with
+    something changed: a value picked again shows on the page, not in a dialog left open."""
+    if world.states[goal].activity != world.states[end].activity:
+        return False
+    want, got = _texts(world, goal), _texts(world, end)
+    return bool(want) and len(want & got) >= 0.6 * len(want) and want != got
 
 
 def _same_screen(world: World, a: str, b: str) -> bool:
@@ -289,8 +319,14 @@ def generate_variants(
             "detour": _same_screen(world, end, goal) and len(run.states) > len(task.gt_states),
             "visit_leave": reached and not _same_screen(world, end, goal),
             "undo": reached
-            and not _same_screen(world, end, goal)
-            and (_toggled_back(world, goal, end) or len(actions) > len(task.gt_actions) + 1),
+            and (
+                _toggled_back(world.screen(goal), run.end_screen)
+                or (
+                    len(actions) > len(task.gt_actions) + 1
+                    and not _same_screen(world, end, goal)
+                    and _same_page(world, goal, end)
+                )
+            ),
             "sibling": not reached and len(run.states) > 1 and run.states[-2] != end,
             "diverged": not reached,
         }[mode]

@@ -8,6 +8,7 @@ and flagged tasks are left out of suites unless asked for.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -147,3 +148,24 @@ def test_flagged_tasks_are_left_out_unless_asked_for(tmp_path: Path) -> None:
     assert every.get("bad").flagged.startswith("ground-truth replay diverges")
     data = json.loads((tmp_path / "s.json").read_text())
     assert "flagged" not in data["tasks"][0] and data["tasks"][1]["flagged"]
+
+
+def test_a_switch_with_no_recorded_edge_flips_in_place() -> None:
+    screens = {"s": _screen("Dark theme")}
+    row = screens["s"].nodes[1]
+    switch = UINode(2, class_name="android.widget.Switch", text="Use dark theme OFF",
+                    package=PKG, checkable=True, checked=False, parent=1,
+                    bounds=Bounds(800, 110, 990, 180))
+    screens["s"] = UIScreen([screens["s"].nodes[0], dataclasses.replace(row, children=[2]),
+                             switch], activity=f"{PKG}/.Main")
+    world = World("t", "s", [WorldApp(PKG, "X", "s")],
+                  {"s": WorldState("s", f"{PKG}/.Main", PKG, 1000, 2000)}, [], screens=screens)
+    dev = VirtualDevice(world)
+    dev.reset_to_state("s")
+    first = dev.act(Tap(500, 145))  # the row holding the switch
+    served = dev.observe().screen
+    assert first.detail.startswith("toggled") and served.nodes[2].checked is True
+    assert served.nodes[2].text == "Use dark theme ON"
+    dev.act(Tap(900, 145))  # the switch itself: back off
+    assert dev.observe().screen.nodes[2].checked is False
+    assert dev.current_state == "s"

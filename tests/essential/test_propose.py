@@ -66,3 +66,40 @@ def test_proposal_never_uses_side_files(imported, tmp_path):
         if p.component is not None and p.component.checked is not None
     ]
     assert state and state[0].component.checked is True
+
+
+def test_page_goal_needs_the_page_at_the_end_and_state_goal_persists(imported, tmp_path):
+    """'open the clock page' then leaving fails; a setting reached then undone fails."""
+    from llamatouch.datasets.failure_modes import generate_variants
+    from llamatouch.datasets.replay_check import replay_task
+    from llamatouch.evaluator.matcher import evaluate
+
+    task = imported.suite.get("clock-task2")
+    world = load_world(imported.out_dir / "worlds" / task.world)
+    gt = read_trace(replay_task(world, task, tmp_path / "gt", screenshots=False))
+    ann = propose_annotation(gt, task, world=world)
+    assert ann.checkpoints[-1].final
+    variants = {v.mode: v for v in generate_variants(world, task, tmp_path / "v", page_goal=True)}
+    assert evaluate(read_trace(variants["visit_leave"].trace_dir), ann).status == "fail"
+    assert evaluate(read_trace(variants["extras"].trace_dir), ann).status == "success"
+    assert self_test(ann, gt).ok
+
+
+@pytest.mark.slow
+def test_failure_mode_study_on_three_apps(imported, tmp_path):
+    """Leave-one-app-out F1 of the proposals on labelled failure-mode traces (3 apps; the
+    whole study is benchmarks/bench_proposer_generalisation.py)."""
+    from llamatouch.essential.generalisation import run_study
+
+    study = run_study(imported.out_dir, tmp_path, apps={"clock", "dialer", "notes"})
+    modes = {c.mode for c in study.cases}
+    assert {"gt", "no_finish", "extras", "visit_leave", "sibling", "diverged"} <= modes
+    assert {c.app for c in study.cases} == {"clock", "dialer", "notes"}
+    overall = study.overall(study.loao)
+    assert overall.f1 >= 0.95, overall.to_json()
+    per = study.per_mode(study.loao)
+    assert per["visit_leave"]["accuracy"] == 1.0
+    assert per["gt"]["accuracy"] == 1.0
+    # without world and goal knowledge, visiting a page and leaving it passes
+    assert study.per_mode(study.baseline)["visit_leave"]["accuracy"] == 0.0
+    assert set(study.chosen) == {"clock", "dialer", "notes"}
