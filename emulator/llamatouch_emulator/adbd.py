@@ -552,9 +552,9 @@ class AdbDeviceServer:
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for t in done:
-                exc = t.exception()
-                if exc is not None and not isinstance(exc, (StreamClosed, ConnectionError)):
-                    raise exc
+                failed = t.exception()
+                if failed is not None and not isinstance(failed, (StreamClosed, ConnectionError)):
+                    raise failed
         finally:
             for t in tasks:
                 t.cancel()
@@ -629,6 +629,8 @@ class AdbDeviceServer:
     def _loop_exception(self, loop: asyncio.AbstractEventLoop, ctx: dict[str, Any]) -> None:
         """Event-loop errors (e.g. ``accept()`` out of file descriptors): one log line each,
         at most once a second, instead of asyncio's traceback."""
+        if isinstance(ctx.get("exception"), asyncio.CancelledError):
+            return  # connections cancelled while the server shuts down
         now = time.monotonic()
         if now - self._last_loop_error < 1.0:
             self._suppressed_loop_errors += 1

@@ -71,6 +71,10 @@ def load_backend(config: LLMConfig | None = None) -> LLMBackend:
         from llamatouch.llm.recorded import load_recorded_backend
 
         return load_recorded_backend(config.model)
+    if config.model.startswith("device:"):
+        from llamatouch.llm.on_device import OnDeviceBackend
+
+        return OnDeviceBackend(config)
     if config.model.startswith(OPENAI_PREFIX):
         from llamatouch.llm.openai_backend import OpenAIBackend
 

@@ -23,9 +23,12 @@
   ``llama_cpp.server`` understands), then falls back to describing the schema in the prompt. The
   first mode that works is remembered.
 - Usage: tokens from the response's ``usage`` field (``cached_prompt_tokens`` from
-  ``prompt_tokens_details.cached_tokens`` when the server reports it). Endpoints do not report
-  prefill/decode times: ``prefill_s`` and ``decode_s`` are 0.0 and ``total_s`` is the wall-clock
-  time of the whole call, retries included.
+  ``prompt_tokens_details.cached_tokens`` when the server reports it). ``total_s`` is the
+  wall-clock time of the whole call, retries included. Most endpoints do not report
+  prefill/decode times: ``prefill_s`` and ``decode_s`` are then 0.0. A llama.cpp server
+  (``llama-server``, on the host or on a phone) sends a ``timings`` object
+  (:mod:`llamatouch.llm.server_timings`): then ``prefill_s``/``decode_s`` are *its* prefill and
+  decode seconds and ``cached_prompt_tokens`` its ``cache_n``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from llamatouch import redact
 from llamatouch.errors import LLMError, LLMUnavailableError
 from llamatouch.llm.base import ChatMessage, LLMBackend, LLMConfig, LLMResult, LLMUsage
 from llamatouch.llm.retry import Backoff, parse_retry_after
+from llamatouch.llm.server_timings import timings_of
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -292,6 +296,16 @@ class OpenAIBackend(LLMBackend):
         completion = int(getattr(usage, "completion_tokens", 0) or 0)
         details = getattr(usage, "prompt_tokens_details", None)
         cached = int(getattr(details, "cached_tokens", 0) or 0)
+        timings = timings_of(resp)
+        if timings is not None:  # a llama.cpp server: its own prefill / decode figures
+            return LLMUsage(
+                prompt_tokens=prompt or timings.prompt_n + timings.cache_n,
+                completion_tokens=completion or timings.predicted_n,
+                cached_prompt_tokens=timings.cache_n,
+                prefill_s=timings.prompt_ms / 1000.0,
+                decode_s=timings.predicted_ms / 1000.0,
+                total_s=total,
+            )
         return LLMUsage(
             prompt_tokens=prompt,
             completion_tokens=completion,

@@ -18,7 +18,7 @@ from llamatouch.fsutil import atomic_write_json
 from llamatouch.runner.env import StepOutcome
 from llamatouch.runner.work import EpisodeSpec
 from llamatouch.trace.format import StepRecord, TraceManifest, TraceWriter, read_trace
-from llamatouch.trace.records import Effect, EpisodeStatus, EpisodeUsage, TaskRef
+from llamatouch.trace.records import Effect, EpisodeStatus, EpisodeUsage, OnDeviceUsage, TaskRef
 
 
 def episode_manifest(
@@ -203,6 +203,14 @@ def note_earlier_failures(trace_dir: Path, failures: list[str]) -> None:
         return
     manifest = read_trace(trace_dir).manifest
     manifest.usage.extra["earlier_failures"] = list(failures)
+    save_manifest(trace_dir, manifest)
+
+
+def note_on_device(trace_dir: Path, on_device: OnDeviceUsage) -> None:
+    """Keep where the episode's model ran, and the device around it, in its manifest
+    (``usage.on_device``; ``--model device:PORT``)."""
+    manifest = read_trace(trace_dir).manifest
+    manifest.usage.on_device = on_device
     save_manifest(trace_dir, manifest)
 
 

@@ -108,6 +108,30 @@ def check_config(config: EvalConfig) -> None:
         raise RunError(f"--max-steps must be at least 1 (got {config.max_steps})")
     if config.infra_retries < 0:
         raise RunError(f"--infra-retries must be at least 0 (got {config.infra_retries})")
+    _check_on_device(config)
+
+
+def _check_on_device(config: EvalConfig) -> None:
+    """``--model device:PORT`` needs a port and devices reached through adb that can host a
+    model server (a phone, or ``llamatouch emulator serve --llm-server``)."""
+    from llamatouch.errors import LLMError
+    from llamatouch.llm.on_device import device_port
+    from llamatouch.runner.devices import VIRTUAL_KINDS, parse_spec
+
+    try:
+        port = device_port(config.model)
+    except LLMError as exc:
+        raise RunError(f"--model: {exc}") from None
+    if port is None:
+        return
+    virtual = [d for d in config.devices if parse_spec(d)[0] in VIRTUAL_KINDS]
+    if not config.devices or virtual:
+        raise RunError(
+            f"--model {config.model} runs the model on the device: name the device with "
+            "--device SERIAL (a phone running llama-server, or a virtual device started with "
+            "'llamatouch emulator serve --llm-server'); "
+            + (f"{virtual[0]!r} cannot host a model server" if virtual else "none was given")
+        )
 
 
 def write_run_json(out: Path, config: EvalConfig, extra: dict[str, Any]) -> None:

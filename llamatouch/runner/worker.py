@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from llamatouch.agent import Agent, AgentOptions, DeviceCapabilities
 from llamatouch.agent_registry import create_agent
 from llamatouch.device.base import Device
-from llamatouch.errors import DeviceError
+from llamatouch.errors import DeviceError, LLMUnavailableError
+from llamatouch.llm.on_device import device_port
 from llamatouch.runner.env import EpisodeEnv, InfraFailure
 from llamatouch.runner.episode import agent_info, run_episode
-from llamatouch.runner.recorder import note_earlier_failures, record_unrun
+from llamatouch.runner.on_device import OnDeviceLLM
+from llamatouch.runner.recorder import note_earlier_failures, note_on_device, record_unrun
 from llamatouch.runner.scoring import Scorer, score_into
 from llamatouch.runner.work import EpisodeOutcome, EpisodeStatus, EpisodeWork
 
@@ -133,13 +135,31 @@ class EpisodeWorker:
         self.context = context
         self.index = index
         self._agent: Agent | None = None
+        self._agent_options = context.agent_options
         self._slot: DeviceProvider | None = None
         self._scorer: Scorer | None = None
+        port = device_port(context.agent_options.model)
+        #: ``--model device:PORT``: the model server on each episode's device
+        self._on_device = OnDeviceLLM(port) if port is not None else None
 
-    def _get_agent(self) -> Agent:
+    def _get_agent(self, options: AgentOptions | None = None) -> Agent:
+        """The worker's agent, built with ``options`` (default: the run's); rebuilt when they
+        change (an on-device model behind another forward)."""
+        options = options or self._agent_options
+        if self._agent is not None and options != self._agent_options:
+            self._agent.close()
+            self._agent = None
         if self._agent is None:
-            self._agent = self.context.agent_factory(self.context.agent_options)
+            self._agent = self.context.agent_factory(options)
+            self._agent_options = options
         return self._agent
+
+    def _agent_for(self, device: Device) -> Agent:
+        """The agent for an episode on ``device`` (with ``--model device:PORT``: talking to
+        the model server on that device, through an adb forward)."""
+        if self._on_device is None:
+            return self._get_agent()
+        return self._get_agent(self._on_device.options_for(device, self.context.agent_options))
 
     def _get_slot(self) -> DeviceProvider:
         if self._slot is None:
@@ -159,26 +179,33 @@ class EpisodeWorker:
         """Run ``work`` (retrying infrastructure failures on a recovered device), score it."""
         spec, c = work.spec, self.context
         trace_dir = Path(c.trace_root) / spec.episode_id
-        agent, slot = self._get_agent(), self._get_slot()
+        slot = self._get_slot()
         failures = list(work.failures_before)
         attempt = work.attempts_before
         while attempt <= c.infra_retries:
             try:
                 device, caps = slot.acquire(spec.world)
+                agent = self._agent_for(device)
                 env = EpisodeEnv(
                     device,
                     lambda t: slot.reset_to(spec.world, t.start_state, t.app),
                     record_packages=c.record_packages,
                 )
+                link = self._on_device
+                before = link.state(device) if link is not None else None
                 end = run_episode(spec, agent, env, caps, trace_dir, infra_attempts=attempt)
-            except (InfraFailure, DeviceError) as exc:
+                if link is not None:
+                    on_device = replace(link.usage(device), start=before,
+                                        end=link.state(device))
+                    note_on_device(trace_dir, on_device)
+            except (InfraFailure, DeviceError, LLMUnavailableError) as exc:
                 failures.append(str(exc))
                 attempt += 1
                 log.warning(
                     "episode %s: infrastructure failure (attempt %d of %d): %s",
                     spec.episode_id, attempt, c.infra_retries + 1, exc,
                 )
-                if not isinstance(exc, InfraFailure) or exc.device:
+                if isinstance(exc, DeviceError) or (isinstance(exc, InfraFailure) and exc.device):
                     slot.recover()
                 elif attempt <= c.infra_retries:
                     retries_so_far = attempt - work.attempts_before - 1
@@ -191,7 +218,8 @@ class EpisodeWorker:
             )
         error = f"after {attempt} attempt(s): {failures[-1] if failures else 'no attempt'}"
         steps = record_unrun(
-            trace_dir, spec, agent_info(agent), EpisodeStatus.INFRA_ERROR, error, attempt
+            trace_dir, spec, agent_info(self._get_agent()), EpisodeStatus.INFRA_ERROR, error,
+            attempt,
         )
         return EpisodeOutcome(
             spec.episode_id, EpisodeStatus.INFRA_ERROR, steps, attempt, error, self.index
@@ -204,6 +232,10 @@ class EpisodeWorker:
                 self._agent.close()
         finally:
             self._agent = None
-            if self._slot is not None:
-                self._slot.close()
-            self._slot = None
+            try:
+                if self._on_device is not None:
+                    self._on_device.close()  # before the devices (and their adb servers) go
+            finally:
+                if self._slot is not None:
+                    self._slot.close()
+                self._slot = None

@@ -166,6 +166,84 @@ def llm_from_json(obj: object, source: str | Path = "<llm>", where: str = "llm")
 
 
 @dataclass(slots=True)
+class DeviceLLMState:
+    """The device serving an episode's model, read through adb at the episode's start or end
+    (``usage.on_device.start`` / ``.end``). ``None``: the device could not say.
+
+    Attributes:
+        at: wall-clock seconds when it was read.
+        pid: the serving process (``pidof``).
+        pss_kb: its proportional set size (``dumpsys meminfo PID``: TOTAL PSS), kB.
+        rss_kb: its resident set size (TOTAL RSS), kB.
+        battery_level: battery charge, percent (``dumpsys battery``).
+        battery_temp_c: battery temperature, degrees Celsius.
+        plugged: the device is on a charger (AC, USB or wireless).
+        thermal_status: ``dumpsys thermalservice``'s Thermal Status, 0 (none) .. 6 (shutdown).
+    """
+
+    at: float = 0.0
+    pid: int | None = None
+    pss_kb: int | None = None
+    rss_kb: int | None = None
+    battery_level: int | None = None
+    battery_temp_c: float | None = None
+    plugged: bool | None = None
+    thermal_status: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, f: Fields) -> DeviceLLMState:
+        return cls(
+            at=f.number("at", 0.0, low=0.0),
+            pid=f.opt_integer("pid", low=0),
+            pss_kb=f.opt_integer("pss_kb", low=0),
+            rss_kb=f.opt_integer("rss_kb", low=0),
+            battery_level=f.opt_integer("battery_level", low=0),
+            battery_temp_c=f.opt_number("battery_temp_c"),
+            plugged=f.opt_flag("plugged"),
+            thermal_status=f.opt_integer("thermal_status", low=0),
+        )
+
+
+@dataclass(slots=True)
+class OnDeviceUsage:
+    """Where an episode's model ran when it ran on the device (``usage.on_device``; absent for
+    host-side models). The per-step figures are in each step's ``llm`` object.
+
+    Attributes:
+        serial: the device.
+        port: the server's port on the device (``--model device:PORT``).
+        model: the model the server reported (``/v1/models``).
+        start: the device at the episode's start (``None``: not read).
+        end: the device at the episode's end.
+    """
+
+    serial: str = ""
+    port: int = 0
+    model: str = ""
+    start: DeviceLLMState | None = None
+    end: DeviceLLMState | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"serial": self.serial, "port": self.port, "model": self.model,
+                "start": None if self.start is None else self.start.to_json(),
+                "end": None if self.end is None else self.end.to_json()}
+
+    @classmethod
+    def from_json(cls, f: Fields) -> OnDeviceUsage:
+        start, end = f.opt_sub("start"), f.opt_sub("end")
+        return cls(
+            serial=f.text("serial", ""),
+            port=f.integer("port", 0, low=0, high=65535),
+            model=f.text("model", ""),
+            start=None if start is None else DeviceLLMState.from_json(start),
+            end=None if end is None else DeviceLLMState.from_json(end),
+        )
+
+
+@dataclass(slots=True)
 class EpisodeUsage:
     """What an episode used (``manifest.usage``, one flat object on disk).
 
@@ -177,6 +255,8 @@ class EpisodeUsage:
         actions: actions taken (the ``finish`` action included); ``None`` when not recorded
             (an episode that never ran), and readers then count the steps.
         infra_attempts: attempts lost to infrastructure failures before this one.
+        on_device: the device-side model's figures (``--model device:PORT``; ``None``: the
+            model ran on the host).
         extra: any other keys a producer kept, written back beside the known ones.
     """
 
@@ -187,6 +267,7 @@ class EpisodeUsage:
     actions: int | None = None
     infra_attempts: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    on_device: OnDeviceUsage | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {**self.extra, **llm_to_json(self.llm), "agent_s": self.agent_s,
@@ -194,6 +275,8 @@ class EpisodeUsage:
                                "infra_attempts": self.infra_attempts}
         if self.actions is not None:
             out["actions"] = self.actions
+        if self.on_device is not None:
+            out["on_device"] = self.on_device.to_json()
         return out
 
     @classmethod
@@ -208,12 +291,18 @@ class EpisodeUsage:
             actions=f.opt_integer("actions", low=0),
             infra_attempts=f.integer("infra_attempts", 0, low=0),
             extra=f.unknown(_USAGE_KEYS),
+            on_device=_opt_on_device(f),
         )
+
+
+def _opt_on_device(f: Fields) -> OnDeviceUsage | None:
+    sub = f.opt_sub("on_device")
+    return None if sub is None else OnDeviceUsage.from_json(sub)
 
 
 _USAGE_KEYS = frozenset(
     {*_LLM_INTS, *_LLM_FLOATS, "llm_calls", "agent_s", "device_s", "wall_s", "actions",
-     "infra_attempts"}
+     "infra_attempts", "on_device"}
 )
 
 
