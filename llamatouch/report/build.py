@@ -224,6 +224,38 @@ def _evidence(ep: Episode) -> list[dict[str, Any]]:
     return rows
 
 
+def _on_device(ep: Episode) -> str:
+    """One line on an episode whose model ran on the device (``usage.on_device``): where, the
+    device's prefill/decode seconds beside the host's, the server's memory, battery and
+    thermal state at the start and end; ``""`` for host-side models."""
+    usage = ep.trace.manifest.usage if ep.trace is not None else None
+    od = usage.on_device if usage is not None else None
+    if usage is None or od is None:
+        return ""
+    llm = usage.llm
+    hop = max(0.0, llm.seconds - llm.prefill_s - llm.decode_s)
+    parts = [f"model on the device: {od.model or '?'} at {od.serial}:{od.port}",
+             f"device prefill {llm.prefill_s:.2f} s + decode {llm.decode_s:.2f} s of "
+             f"{llm.seconds:.2f} s on the host (hop {hop:.2f} s)"]
+
+    def pair(get: Any, fmt: str) -> str | None:
+        a = get(od.start) if od.start is not None else None
+        b = get(od.end) if od.end is not None else None
+        if a is None and b is None:
+            return None
+        return f"{'?' if a is None else fmt % a} → {'?' if b is None else fmt % b}"
+
+    for label, get, fmt in (
+        ("server PSS MB", lambda st: None if st.pss_kb is None else st.pss_kb / 1024, "%.0f"),
+        ("battery %", lambda st: st.battery_level, "%d"),
+        ("thermal status", lambda st: st.thermal_status, "%d"),
+    ):
+        text = pair(get, fmt)
+        if text is not None:
+            parts.append(f"{label} {text}")
+    return " · ".join(parts)
+
+
 def _charts(run: RunData) -> list[Markup]:
     eps = run.episodes
     if not eps:
@@ -281,6 +313,7 @@ def build_report(run_dir: str | Path, cfg: ReportConfig) -> dict[str, Any]:
             "trace_error": ep.trace_error,
             "checkpoint_steps": ep.verdict.checkpoint_steps if ep.verdict else [],
             "oracle": ep.oracle,
+            "on_device": _on_device(ep),
             "evaluator": ep.evaluator,
             "steps": _step_entries(ep, images, cfg, run.problems),
             "evidence": _evidence(ep),

@@ -19,6 +19,7 @@ from llamatouch.errors import LlamaTouchError
 from llamatouch.fsutil import atomic_write_json, atomic_write_text
 from llamatouch.runner.stats import flip_rate, pass_at_k, pass_hat_k, wilson_interval
 from llamatouch.trace.format import TraceManifest, find_traces, read_trace
+from llamatouch.trace.records import OnDeviceUsage
 
 #: Episode statuses that count as finished work (an ``infra_error`` is retried on resume; a
 #: ``crash`` used up its retries and is final).
@@ -57,6 +58,11 @@ class EpisodeResult:
         trace_dir: the episode's trace folder, relative to the run folder.
         oracle: the agent was handed the task's ground truth (an oracle baseline such as
             ``replay``): not a measure of an agent's ability.
+        device_llm_pss_mb: ``--model device:PORT``: the larger PSS of the model server on the
+            device at the episode's start and end, MB (0: the model ran on the host, or the
+            device could not say). The per-step prefill/decode seconds are then the device's.
+        device_battery_drop: ``--model device:PORT``: battery percentage points lost during
+            the episode (negative while charging; 0 when unknown).
     """
 
     episode_id: str
@@ -87,6 +93,8 @@ class EpisodeResult:
     reason: str
     trace_dir: str
     oracle: bool = False
+    device_llm_pss_mb: float = 0.0
+    device_battery_drop: float = 0.0
 
 
 def _failure_kind(status: str, verdict: str) -> str:
@@ -143,7 +151,22 @@ def result_from_manifest(manifest: TraceManifest, trace_dir: str) -> EpisodeResu
         reason=v.reason if v is not None else "",
         trace_dir=trace_dir,
         oracle=manifest.agent.get("oracle") is True,
+        **_on_device_columns(u.on_device),
     )
+
+
+def _on_device_columns(on_device: OnDeviceUsage | None) -> dict[str, float]:
+    """The result columns of an episode's ``usage.on_device`` (zeros when absent)."""
+    if on_device is None:
+        return {}
+    states = [st for st in (on_device.start, on_device.end) if st is not None]
+    pss = [st.pss_kb for st in states if st.pss_kb is not None]
+    start, end = on_device.start, on_device.end
+    drop = 0.0
+    if start is not None and end is not None and start.battery_level is not None \
+            and end.battery_level is not None:
+        drop = float(start.battery_level - end.battery_level)
+    return {"device_llm_pss_mb": max(pss) / 1024 if pss else 0.0, "device_battery_drop": drop}
 
 
 def collect_results(run_dir: str | Path) -> list[EpisodeResult]:
