@@ -43,8 +43,9 @@ def parse_meminfo(text: str) -> tuple[int | None, int | None]:
     """(TOTAL PSS kB, TOTAL RSS kB) from ``dumpsys meminfo PID``.
 
     The summary line (``TOTAL PSS: N ... TOTAL RSS: M``, Android 10+) is preferred; else the
-    ``TOTAL`` row of the table (PSS first; RSS is its fifth column on Android 10+, when the
-    row has that many). ``(None, None)`` for "No process found" and anything unreadable.
+    ``TOTAL`` row of the table (PSS first; RSS is its fifth column when the table's header
+    has an ``Rss`` column, Android 10+; before that the fifth column is the heap size).
+    ``(None, None)`` for "No process found" and anything unreadable.
     """
     pss_m, rss_m = _TOTAL_PSS_RE.search(text), _TOTAL_RSS_RE.search(text)
     pss = int(pss_m.group(1)) if pss_m else None
@@ -54,7 +55,9 @@ def parse_meminfo(text: str) -> tuple[int | None, int | None]:
         if row:
             nums = [int(n) for n in row.group(1).split()]
             pss = nums[0]
-            if rss is None and len(nums) >= 5:
+            header = text[: row.start()].rsplit("MEMINFO", 1)[-1]
+            has_rss = re.search(r"^\s*Pss\s+Private\s+Private\s+SwapPss\s+Rss\b", header, re.M)
+            if rss is None and len(nums) >= 5 and has_rss:
                 rss = nums[4]
     return pss, rss
 
