@@ -32,7 +32,7 @@ def test_offline_stepwise_cli_real_model(
                "--agent-param", "threads=1", "--out", str(tmp_path)])
     assert rc == 0
     out = capsys.readouterr().out
-    assert "applauncher" in out and "action acc" in out
+    assert "applauncher" in out and "action" in out and "completion" in out
     report = json.loads((tmp_path / "stepwise.json").read_text())
     total = report["overall"]
     assert total["tasks"] == 2
