@@ -58,6 +58,8 @@ def report(study: Study) -> dict[str, Any]:
         )
     print("\nthreshold chosen per held-out app (common_fraction):")
     print(", ".join(f"{a}={v}" for a, v in sorted(study.chosen.items())))
+    print("F1 over all traces per value tried (1.01: filter off): "
+          + ", ".join(f"{v}: {f:.3f}" for v, f in study.grid_f1.items()))
     return {
         "tasks": study.tasks,
         "traces": len(study.cases),
@@ -66,6 +68,7 @@ def report(study: Study) -> dict[str, Any]:
         "per_mode_loao": per,
         "per_mode_baseline": per_base,
         "chosen": study.chosen,
+        "grid_f1": study.grid_f1,
     }
 
 

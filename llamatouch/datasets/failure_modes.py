@@ -320,7 +320,12 @@ def generate_variants(
             "visit_leave": reached and not _same_screen(world, end, goal),
             "undo": reached
             and (
-                _toggled_back(world.screen(goal), run.end_screen)
+                (
+                    # the ground truth visibly flipped it (a recorded end screen that still
+                    # shows the old state cannot tell an undo apart), and the undo flips back
+                    _toggled_back(world.screen(task.gt_states[-2]), world.screen(goal))
+                    and _toggled_back(world.screen(goal), run.end_screen)
+                )
                 or (
                     len(actions) > len(task.gt_actions) + 1
                     and not _same_screen(world, end, goal)

@@ -80,6 +80,7 @@ class Study:
         loao: per case (same order), the prediction with the fold's threshold.
         baseline: per case, the prediction of the proposer without world/goal knowledge.
         tasks: tasks studied.
+        grid_f1: F1 over all cases for every value tried (how sensitive the threshold is).
     """
 
     cases: list[Case] = field(default_factory=list)
@@ -87,6 +88,7 @@ class Study:
     loao: list[bool] = field(default_factory=list)
     baseline: list[bool] = field(default_factory=list)
     tasks: int = 0
+    grid_f1: dict[float, float] = field(default_factory=dict)
 
     def per_mode(self, predictions: list[bool]) -> dict[str, dict[str, Any]]:
         """Per mode: accuracy on its traces, and F1 (success = positive) on its traces with
@@ -187,6 +189,10 @@ def run_study(
     base_cfg = ProposerConfig(common_fraction=1.01, page_goals=False, persist_states=False)
     base = {tid: propose_annotation(tr, t, config=base_cfg) for tid, (t, tr, _) in gts.items()}
     study = Study(cases=cases, baseline=_predict(cases, base), tasks=len(gts))
+    study.grid_f1 = {
+        v: metrics([(p, c.label) for p, c in zip(preds, cases, strict=True)]).f1
+        for v, preds in by_value.items()
+    }
     app_names = sorted({c.app for c in cases})
     loao: list[bool | None] = [None] * len(cases)
     default = ProposerConfig().common_fraction

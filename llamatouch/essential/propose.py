@@ -173,7 +173,11 @@ def component_of(n: UINode, screen: UIScreen, *, with_state: bool = True) -> Com
         class_name=n.class_name or None,
         bounds=_rel_bounds(n, screen),
     )
-    if n.text:
+    stateful = with_state and n.checkable and bool(n.resource_id)
+    if stateful and _STATE_WORD.search(n.text or ""):
+        pass  # "Use 24-hour time format ON": the text changes with the state; the id and the
+        # checked state identify it (so the switch is still found when set the other way)
+    elif n.text:
         comp.text = n.text
     elif n.content_desc:
         comp.content_desc = n.content_desc
@@ -184,6 +188,24 @@ def component_of(n: UINode, screen: UIScreen, *, with_state: bool = True) -> Com
             Locator(class_name=comp.class_name, text=comp.text, content_desc=comp.content_desc)
         ]
     return comp
+
+
+_STATE_WORD = re.compile(r"\s+(on|off)$", re.I)
+
+
+def _stateless(label: str) -> str:
+    """A toggle's label without the trailing ``ON``/``OFF`` some apps add to it."""
+    return _STATE_WORD.sub("", normalise_text(label))
+
+
+def _row_label(screen: UIScreen, node: UINode) -> str:
+    """The label of the row a bare (text-less) control sits in."""
+    parent = screen.parent_of(node)
+    for anc in ([parent] if parent is not None else []):
+        for d in screen.descendants(anc):
+            if d.visible and _label(d):
+                return normalise_text(_label(d))
+    return ""
 
 
 def _signature(n: UINode) -> tuple[str, str, str, str, bool | None]:
@@ -236,9 +258,12 @@ def _final_components(
     """
     first, last = screens[0], screens[-1]
     first_sigs = {_signature(n) for n in first.nodes if n.visible}
-    first_state = {
-        (n.resource_id, normalise_text(n.text)): n.checked for n in first.nodes if n.checkable
-    }
+    # the state a toggle had on the latest earlier screen that showed it
+    prior_state: dict[tuple[str, str], bool] = {}
+    for scr in screens[:-1]:
+        for n in scr.nodes:
+            if n.checkable:
+                prior_state[(n.resource_id, _stateless(_label(n)))] = n.checked
     echoes = [normalise_text(t) for t in [*_quoted(instruction), *typed] if t.strip()]
     words = _words(instruction)
     strong: list[tuple[int, int, UINode]] = []
@@ -247,6 +272,8 @@ def _final_components(
     cfg = config or ProposerConfig()
     for n in last.nodes:
         label = normalise_text(_label(n))
+        if not label and n.visible and n.checkable and n.resource_id:
+            label = _row_label(last, n)  # a bare switch beside its label
         if not n.visible or not label or label in GENERIC_LABELS or _DYNAMIC.match(label):
             continue
         if in_popup(last, n):
@@ -264,7 +291,7 @@ def _final_components(
             score += 3
         if words & _words(label):
             score += 1
-        before = first_state.get((n.resource_id, label))
+        before = prior_state.get((n.resource_id, _stateless(_label(n))))
         if n.checkable and before is not None and before != n.checked:
             score += 2
         new = sig not in first_sigs
