@@ -19,7 +19,13 @@ from dataclasses import replace
 
 from llamatouch.actions import Finish
 from llamatouch.errors import EvaluationError
-from llamatouch.essential.schema import PRIMITIVE_TYPES, Annotation, Checkpoint, Primitive
+from llamatouch.essential.schema import (
+    PRIMITIVE_TYPES,
+    Annotation,
+    Checkpoint,
+    Component,
+    Primitive,
+)
 from llamatouch.evaluator.options import EvalOptions, Evidence, Verdict
 from llamatouch.evaluator.primitives import CHECKS
 from llamatouch.evaluator.stepview import StepView
@@ -73,8 +79,8 @@ def _context_holds(cp: Checkpoint, sv: StepView, opts: EvalOptions) -> bool:
 
     The context is the checkpoint's ``activity`` primitives and its ``exact`` components
     that carry a ``checked``/``selected`` state, located without that state (the switch is
-    on screen, whichever way it is set). A checkpoint with neither is judged on the last step.
-    Raises :class:`EvaluationError` when that cannot be computed.
+    on screen, whichever way it is set: :func:`_stateless`). A checkpoint with neither is
+    judged on the last step. Raises :class:`EvaluationError` when that cannot be computed.
     """
     for p in cp.primitives:
         if p.type == "activity":
@@ -84,10 +90,18 @@ def _context_holds(cp: Checkpoint, sv: StepView, opts: EvalOptions) -> bool:
             comp = p.component
             if comp.checked is None and comp.selected is None:
                 continue
-            free = Primitive("exact", component=replace(comp, checked=None, selected=None))
-            if not CHECKS["exact"](free, sv, opts).passed:
+            if not CHECKS["exact"](Primitive("exact", component=_stateless(comp)), sv, opts).passed:
                 return False
     return True
+
+
+def _stateless(comp: Component) -> Component:
+    """``comp`` whichever way it is set: by its resource-id and class when it has a
+    resource-id (a switch's text often carries its state: "... ON" / "... OFF"), else by its
+    own attributes without ``checked``/``selected``."""
+    if comp.resource_id:
+        return Component(resource_id=comp.resource_id, class_name=comp.class_name)
+    return replace(comp, checked=None, selected=None)
 
 
 def _has_context(cp: Checkpoint) -> bool:

@@ -236,3 +236,50 @@ def test_annotations_reference_existing_screens(variant_traces, droidtask_annota
     (err,) = check_against_trace(ann, read_trace(root / "notes-task1__gt"))
     assert err.field == f"checkpoints[{len(ann.checkpoints) - 1}].gt_step"
     assert "references step 40" in str(err)
+
+
+def _append_step(trace_dir: Path, copy_of: int, last_action: dict) -> None:
+    """Re-take step ``copy_of``'s screen as a new last step; the old last step taps instead
+    of finishing (the tap that leads to the re-taken screen)."""
+    steps = trace_dir / "steps"
+    n = len([p for p in steps.iterdir() if p.is_dir()])
+    prev = json.loads((steps / f"{n - 1:04d}" / "step.json").read_text())
+    prev["action"] = last_action
+    (steps / f"{n - 1:04d}" / "step.json").write_text(json.dumps(prev))
+    shutil.copytree(steps / f"{copy_of:04d}", steps / f"{n:04d}")
+    new = json.loads((steps / f"{n:04d}" / "step.json").read_text())
+    new.update(index=n, action={"action": "finish", "status": "success"})
+    (steps / f"{n:04d}" / "step.json").write_text(json.dumps(new))
+    manifest = json.loads((trace_dir / "manifest.json").read_text())
+    manifest["num_steps"] = n + 1
+    (trace_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_persist_on_real_screens_switch_turned_on_then_off(
+    variant_traces, droidtask_annotations, tmp_path
+):
+    """calendar-task10 ("Use 24 hour formats"): the recorded switch turned on, then the
+    recorded 'off' screen again. Without ``persist`` that still scores success; with it the
+    undo fails, while going back to the main screen with the switch kept on succeeds."""
+    from llamatouch.essential.schema import ANNOTATION_SCHEMA_1_1
+    from llamatouch.evaluator import evaluate
+
+    root, _index = variant_traces
+    ann = load_annotations_dir(droidtask_annotations)["calendar-task10"]
+    gt = root / "calendar-task10__gt"
+    undo, keep = tmp_path / "undo", tmp_path / "keep"
+    shutil.copytree(gt, undo)
+    shutil.copytree(gt, keep)
+    switch_tap = read_trace(gt).steps[2].record.action
+    assert switch_tap is not None
+    _append_step(undo, 2, switch_tap.to_json())  # the 'off' screen of Settings again
+    _append_step(keep, 0, {"action": "key", "key": "back"})  # the main screen
+    assert evaluate(read_trace(undo), ann).success  # the reported problem
+    ann.checkpoints[-1].persist = True
+    assert ann.to_json()["schema"] == ANNOTATION_SCHEMA_1_1
+    v = evaluate(read_trace(undo), ann)
+    assert v.status == "fail", v.reason
+    assert "checkpoint 0 (the resulting state) was reached at step 3" in v.reason
+    assert "no longer holds at step 4" in v.reason
+    assert evaluate(read_trace(keep), ann).success
+    assert evaluate(read_trace(gt), ann).success
