@@ -19,11 +19,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="adb server port (default $ANDROID_ADB_SERVER_PORT or 5037)")
     parser.add_argument("--timeout", type=argtypes.positive_float, default=5.0,
                         help="seconds per device query (default 5)")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="ray: list the devices every node of a Ray cluster advertises, "
+                        "checked on their node (see docs/scale-out.md)")
+    parser.add_argument("--address", type=argtypes.text_arg(255), default=None,
+                        help="--executor ray: the cluster (auto, HOST:PORT or ray://HOST:PORT; "
+                        "default auto)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.virtual:
         return _list_worlds()
+    if args.executor == "ray":
+        return _list_ray(args.address)
     import adbutils
 
     from llamatouch.device.adb import AdbConfig, AdbDevice, adb_client
@@ -55,6 +63,29 @@ def run(args: argparse.Namespace) -> int:
             except LlamaTouchError as exc:
                 health = f"error: {exc}"
         print(f"{e.serial:<24} {e.state:<12} {model:<22} {android:<8} {size:<11} {health}")
+    return 0
+
+
+def _list_ray(address: str | None) -> int:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print("llamatouch devices: --executor ray needs Ray: pip install 'llamatouch[ray]'",
+              file=sys.stderr)
+        return 2
+    from llamatouch.runner.ray_devices import cluster_devices, format_devices
+
+    try:
+        rows = cluster_devices(address)
+    except ConnectionError as exc:
+        print(f"llamatouch devices: no Ray cluster at {address or 'auto'} ({exc})",
+              file=sys.stderr)
+        return 1
+    if not rows:
+        print("no devices: no node advertises llamatouch_device:SERIAL, llamatouch_world:WORLD "
+              "or llamatouch_virtual resources (see docs/scale-out.md)")
+        return 0
+    print(format_devices(rows))
     return 0
 
 
