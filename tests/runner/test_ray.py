@@ -236,3 +236,17 @@ def test_killed_local_driver_resumes_on_ray_through_the_cli(cluster: Any, tmp_pa
         assert after[k]["started_at"] == m["started_at"], k
     rows = load_results_json(out / "results.json")
     assert len({r["episode_id"] for r in rows}) == 15
+
+
+def test_devices_cli_lists_every_nodes_devices_with_health(cluster: Any) -> None:
+    res = subprocess.run([sys.executable, "-m", "llamatouch", "devices", "--executor", "ray",
+                          "--address", cluster.address], capture_output=True, text=True,
+                         timeout=180)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].split()[:3] == ["NODE", "KIND", "DEVICE"]
+    rows = {(line.split()[0][-8:], line.split()[2]): line for line in lines[1:]}
+    demo = rows[(cluster.node_a.node_id[:8], "demo")]
+    assert demo.split()[3] == "2" and "ok (" in demo  # node A loaded the shipped world
+    # node B's world is a folder only the suite knows: its node says it cannot load it by name
+    assert "error" in rows[(cluster.node_b.node_id[:8], "demo2")]
