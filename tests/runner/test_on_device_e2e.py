@@ -50,10 +50,10 @@ class Rig:
         return [line for line in self.adb_out("forward", "--list").splitlines() if line.strip()]
 
 
-def _serve() -> Phone:
+def _serve(llm: bool = True) -> Phone:
     proc = subprocess.Popen(
         [sys.executable, "-m", "llamatouch", "emulator", "serve", "--port", "0",
-         "--llm-server", "--llm-threads", "1"],
+         *(("--llm-server", "--llm-threads", "1") if llm else ())],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     assert proc.stdout is not None
@@ -179,3 +179,26 @@ def test_kill_9_of_the_whole_run_is_cleaned_up_by_the_next_start(rig: Rig,
     assert done.returncode == 0, done.stderr[-3000:]
     assert rig.forwards() == []
     assert not list(Path(rig.env["LLAMATOUCH_RUNTIME_DIR"]).glob("forwards-*.json"))
+
+
+def test_a_phone_without_a_model_server_is_an_infrastructure_failure_naming_it(
+    rig: Rig, tmp_path: Path
+) -> None:
+    bare = _serve(llm=False)
+    try:
+        assert "connected" in rig.adb_out("connect", bare.serial)
+        out = tmp_path / "run"
+        argv = [sys.executable, "-m", "llamatouch", "eval", "--agent", "autodroid", "--model",
+                "device:8080", "--device", bare.serial, "--task", TASKS[0], "--infra-retries",
+                "0", "--out", str(out), "--no-progress"]
+        done = subprocess.run(argv, env=rig.env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 1  # infrastructure failure: re-run by --resume
+        row = next(csv.DictReader((out / "results.csv").open()))
+        assert row["failure_kind"] == "infra" and row["status"] == "infra_error"
+        assert f"no LLM server on {bare.serial} port 8080" in row["error"]
+        assert "docs/on-device.md" in row["error"]
+        assert rig.forwards() == []
+    finally:
+        rig.adb_out("disconnect", bare.serial)
+        bare.proc.terminate()
+        bare.proc.wait(20)
