@@ -34,6 +34,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import traceback
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -60,6 +61,9 @@ log = logging.getLogger(__name__)
 TRACE_STORES = ("driver", "shared")
 #: Deaths of one device's actor after which the device leaves the pool for the run.
 MAX_DEATHS = 2
+#: Seconds the cluster gets to notice that a dead actor's node is gone (before the death is put
+#: on the device's account).
+NODE_CHECK_S = 3.0
 #: Seconds idle actors get to close their devices when the run ends before they are killed.
 CLOSE_TIMEOUT_S = 10.0
 
@@ -148,22 +152,32 @@ class RayExecutor(Executor):
         ship = self.trace_store == "driver"
         avoid: dict[str, set[int]] = {}
         while pending or any(s.ref is not None for s in slots):
-            for item in list(pending):
-                slot = _free_slot(slots, item, avoid.get(item.spec.episode_id, set()))
-                if slot is not None:
-                    pending.remove(item)
-                    slot.give(item, ctx, ship)
+            self._hand_out(pending, slots, ctx, ship, avoid)
             busy = {s.ref: s for s in slots if s.ref is not None}
             if not busy:  # what is left fits no live device
                 while pending:
                     yield _no_device(pending.popleft(), ctx, self.retired)
                 return
             ready, _ = ray.wait(list(busy), num_returns=1)
-            for ref in ready:
-                slot = busy[ref]
-                outcome = self._collect(slot, slots, ctx, pending, avoid)
-                if outcome is not None:
-                    yield outcome
+            done = [self._collect(busy[ref], slots, ctx, pending, avoid) for ref in ready]
+            # the freed devices start their next episode while the driver installs the traces
+            self._hand_out(pending, slots, ctx, ship, avoid)
+            for got in done:
+                if got is None:
+                    continue
+                outcome, data = got
+                if data:
+                    install(data, Path(ctx.trace_root), outcome.episode_id)
+                yield outcome
+
+    @staticmethod
+    def _hand_out(pending: deque[EpisodeWork], slots: list[_Slot], ctx: WorkerContext,
+                  ship: bool, avoid: dict[str, set[int]]) -> None:
+        for item in list(pending):
+            slot = _free_slot(slots, item, avoid.get(item.spec.episode_id, set()))
+            if slot is not None:
+                pending.remove(item)
+                slot.give(item, ctx, ship)
 
     def _collect(
         self,
@@ -172,7 +186,9 @@ class RayExecutor(Executor):
         ctx: WorkerContext,
         pending: deque[EpisodeWork],
         avoid: dict[str, set[int]],
-    ) -> EpisodeOutcome | None:
+    ) -> tuple[EpisodeOutcome, bytes] | None:
+        """The finished item's outcome and packed trace, or ``None`` (its actor died and the
+        item was queued again; a final crash outcome comes with no trace to install)."""
         import ray
         from ray.exceptions import RayError, RayTaskError
 
@@ -184,14 +200,13 @@ class RayExecutor(Executor):
         except RayTaskError as exc:  # the actor method itself failed: a bug
             raise WorkerError(f"worker {slot.index}: {exc}") from exc
         except RayError as exc:  # the actor (or its node, or its result) is gone
-            return self._death(slot, slots, ctx, item, exc, pending, avoid)
+            follow = self._death(slot, slots, ctx, item, exc, pending, avoid)
+            return None if follow is None else (follow, b"")
         if kind == "error":
             raise WorkerError(f"worker {slot.index} ({slot.device.label}): {payload}")
         assert isinstance(payload, EpisodeOutcome)
-        if data:
-            install(data, Path(ctx.trace_root), payload.episode_id)
         self.placements[payload.episode_id] = slot.device
-        return payload
+        return payload, data
 
     def _death(
         self,
@@ -203,12 +218,10 @@ class RayExecutor(Executor):
         pending: deque[EpisodeWork],
         avoid: dict[str, set[int]],
     ) -> EpisodeOutcome | None:
-        import ray
 
         death = _describe_death(exc)
         slot.drop_actor()
-        alive = {str(n.get("NodeID")) for n in ray.nodes() if n.get("Alive")}
-        if slot.device.node_id not in alive:
+        if _node_lost(slot.device.node_id):
             for s in slots:
                 if s.device.node_id == slot.device.node_id and not s.retired:
                     self._retire(s, "node lost")
@@ -287,6 +300,20 @@ def _no_device(
     return EpisodeOutcome(item.spec.episode_id, EpisodeStatus.INFRA_ERROR, steps, attempts, error)
 
 
+def _node_lost(node_id: str, wait_s: float = NODE_CHECK_S) -> bool:
+    """Whether the node is gone (the cluster may take a moment to notice a lost node)."""
+    import ray
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        alive = {str(n.get("NodeID")) for n in ray.nodes() if n.get("Alive")}
+        if node_id not in alive:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.25)
+
+
 def _describe_death(exc: Exception) -> str:
     first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
     return f"died (Ray: {type(exc).__name__}: {first[:200]})"
@@ -357,7 +384,8 @@ class DeviceActor:
         logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
         self.local_root = ""
         if ship:
-            self.local_root = tempfile.mkdtemp(prefix=f"llamatouch-ray-{os.getpid()}-")
+            self.local_root = tempfile.mkdtemp(prefix=f"llamatouch-ray-{os.getpid()}-",
+                                               dir=_scratch_dir())
             context = replace(context, trace_root=self.local_root)
         self.context = context
         self.worker = EpisodeWorker(context, index)
@@ -385,6 +413,17 @@ class DeviceActor:
         finally:
             if self.local_root:
                 shutil.rmtree(self.local_root, ignore_errors=True)
+
+
+def _scratch_dir() -> str | None:
+    """Where an actor writes traces before shipping them: ``$LLAMATOUCH_RAY_SCRATCH``, else
+    ``/dev/shm`` when writable (memory: the fsyncs of the trace writer cost nothing there, and
+    the driver's install is what makes the trace durable), else the system's temp folder."""
+    chosen = os.environ.get("LLAMATOUCH_RAY_SCRATCH", "")
+    if chosen:
+        return chosen
+    shm = Path("/dev/shm")  # noqa: S108 - a private mkdtemp folder (0700) is made inside
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 _ACTOR: Any = None
