@@ -180,6 +180,20 @@ def _symlinked_step(tmp: Path) -> Path:
     return m
 
 
+def _bombs_with_image_check(tmp: Path) -> Path:
+    """Every screenshot a decompression bomb, and an annotation whose only check is an image
+    primitive: the verdict is ``error`` naming the file, not an exception."""
+    m = _manifest(tmp)
+    for i in (0, 1):
+        (m.parent / "steps" / f"{i:04d}" / "screen.png").write_bytes(_bomb_png())
+    ann = {"schema": "llamatouch.essential/1.1", "task_id": "t", "instruction": "tap OK",
+           "app": "com.app", "checkpoints": [{"primitives": [
+               {"type": "image", "component": {"resource_id": "ok", "bounds": [0, 0, 1, 1]},
+                "hash": "0" * 16, "algo": "dhash", "max_distance": 10}]}]}
+    (_anns(tmp) / "t.json").write_text(json.dumps(ann))
+    return m
+
+
 def _bomb(tmp: Path) -> Path:
     m = _manifest(tmp)
     (m.parent / "steps" / "0001" / "screen.png").write_bytes(_bomb_png())
@@ -204,6 +218,8 @@ CASES: list[Case] = [
     Case("score: step llm.calls '1'", _score(_step("llm", {"calls": "1"})), 1,
          ("step.json", "'llm.calls'")),
     Case("score: symlinked step folder", _score(_symlinked_step), 1, ("0001", "symbolic link")),
+    Case("score: 100000x100000 PNGs under an image check", _score(_bombs_with_image_check), 1,
+         ("screen.png", "image too large", "error")),
     Case("report: manifest num_steps '4' (only trace)", _report(_bad_manifest("num_steps", "4")),
          2, ("manifest.json", "'num_steps'", "not a run folder")),
     Case("report: manifest task 'x' (only trace)", _report(_bad_manifest("task", "x")), 2,
