@@ -68,8 +68,11 @@ def test_choice_follows_content_not_ids(embedded_llm: Any, capsys: pytest.Captur
     label_agent = AutoDroidAgent(AgentOptions(params={"memory": "off"}), llm=embedded_llm)
     id_agent = AutoDroidAgent(AgentOptions(params={"memory": "off", "answer": "id"}),
                               llm=embedded_llm)
+    score_agent = AutoDroidAgent(AgentOptions(params={"memory": "off", "answer": "score"}),
+                                 llm=embedded_llm)
     by_label = _choices(label_agent, 4)
     by_id = _choices(id_agent, 4)
+    by_score = _choices(score_agent, 4)
 
     def consistency(picks: dict[str, list[tuple[int, str]]]) -> float:
         """Share of picks equal (by content) to the task's most frequent pick."""
@@ -79,11 +82,14 @@ def test_choice_follows_content_not_ids(embedded_llm: Any, capsys: pytest.Captur
             same += max(contents.count(c) for c in contents)
         return same / sum(len(p) for p in picks.values())
 
-    c_label, c_id = consistency(by_label), consistency(by_id)
+    c_label, c_id, c_score = consistency(by_label), consistency(by_id), consistency(by_score)
     with capsys.disabled():
         print(f"\ncontent consistency over shuffled ids: answer=label {c_label:.2f}, "
-              f"answer=id {c_id:.2f}")
-        print(f"  label: {by_label}\n  id:    {by_id}")
+              f"answer=id {c_id:.2f}, answer=score {c_score:.2f}")
+        print(f"  label: {by_label}\n  id:    {by_id}\n  score: {by_score}")
+    # likelihood scoring (calibrated against the prompt without the task) follows the
+    # content where the task names the element: 'About' on every shuffled screen
+    assert [c for _, c in by_score["Show the about page"]] == ["About"] * 4
     # answer=id: one number whatever the screen shows (the bias); answer=label follows the
     # content more often (measured 0.67 against 0.50; greedy decoding, one thread: repeatable)
     assert c_label > c_id

@@ -202,6 +202,8 @@ class AutoDroidAgent(Agent):
         self._recent: list[tuple[str, str]] = []
         #: the paper prompt's history lines of the current episode
         self._paper_lines: list[str] = []
+        #: likelihood scorer (``answer=score``), built on first use
+        self._scorer: Any = None
         #: LLM calls spent building memories (reported apart from episode usage).
         self.memory_build_calls = 0
 
@@ -406,6 +408,63 @@ class AutoDroidAgent(Agent):
         return out, by_id
 
     # -- asking the model ------------------------------------------------------------------
+    def _decide_by_score(
+        self,
+        messages: list[ChatMessage],
+        labels: dict[str, int],
+        inputs: set[int],
+        usage: LLMUsageSummary,
+        view: ScreenView | None,
+        baseline: list[ChatMessage],
+    ) -> Decision:
+        """``answer=score``: the label the model finds most likely (one prefill, one token
+        evaluation per label token); for an input element the text is then generated with
+        the element fixed by the grammar."""
+        import time
+
+        from llamatouch.llm.base import LLMUsage
+        from llamatouch_agents.autodroid.scoring import LikelihoodScorer
+
+        try:
+            if self._scorer is None:
+                self._scorer = LikelihoodScorer(self.llm)
+            t0 = time.perf_counter()
+            scored = self._scorer.score(messages, list(labels), baseline)
+            dt = time.perf_counter() - t0
+        except LLMError as exc:
+            raise AgentFailure(f"autodroid: scoring failed: {exc}",
+                               {"usage": usage.to_json()}) from exc
+        n_prompt = len(self._scorer.backend.tokenize_prompt(messages))  # type: ignore[attr-defined]
+        call = LLMUsage(n_prompt, 0, max(0, n_prompt - scored.evaluated_tokens), dt, 0.0, dt)
+        usage.add_call(call)
+        calls = [call.as_dict() | {"finish_reason": "scored"}]
+        top = sorted(scored.scores.items(), key=lambda kv: -kv[1])[:5]
+        raw = [f"scored: finished={scored.finished} best={scored.label!r} top={top}"]
+        if scored.finished:
+            return Decision(Answer(True, -1, "tap", ""), None, usage, raw, calls)
+        eid = labels[scored.label]
+        text = ""
+        if eid in inputs:
+            schema = label_schema([scored.label])
+            schema["properties"]["finished"] = {"type": "boolean", "enum": [False]}
+            try:
+                result = self.llm.complete(messages, json_schema=schema,
+                                           max_tokens=self.settings.max_tokens, temperature=0.0,
+                                           seed=self.options.seed)
+            except LLMError as exc:
+                raise AgentFailure(f"autodroid: LLM failed: {exc}",
+                                   {"answers": raw, "usage": usage.to_json()}) from exc
+            usage.add_call(result.usage)
+            calls.append(result.usage.as_dict() | {"finish_reason": result.finish_reason})
+            raw.append(result.text)
+            try:
+                text = parse_answer(result.text, labels, inputs).text
+            except AnswerError:
+                text = ""
+        action = "type" if text else "tap"
+        choice = view.get(eid) if view is not None else None
+        return Decision(Answer(False, eid, action, text), choice, usage, raw, calls)
+
     def decide(
         self,
         instruction: str,
@@ -432,7 +491,7 @@ class AutoDroidAgent(Agent):
         """
         ids = valid_ids if valid_ids is not None else {c.id for c in (view.choices if view else [])}
         paper = self.settings.prompt == "paper"
-        by_label = self.settings.answer == "label" and not paper
+        by_label = self.settings.answer in ("label", "score") and not paper
         labels: dict[str, int] = {}
         inputs: set[int] = set()
         if paper:
@@ -459,6 +518,10 @@ class AutoDroidAgent(Agent):
         begin = getattr(llm, "begin_task", None)
         if callable(begin):
             begin(app or (self._task.app if self._task else ""))
+        if self.settings.answer == "score" and not paper:
+            baseline = build_messages("(none)", history, screen_html, hints, first_number,
+                                      LABEL_SYSTEM_PROMPT)
+            return self._decide_by_score(messages, labels, inputs, usage, view, baseline)
         for _attempt in range(self.settings.max_retries + 1):
             try:
                 result = llm.complete(

@@ -88,7 +88,7 @@ Then tap Save. Only when the note list shows 'Shopping' is the task finished.
 Never answer "finished": true on the first step: something must be done first."""
 
 #: Answer forms of the compact prompt (``--agent-param answer=...``).
-ANSWERS = ("label", "id")
+ANSWERS = ("label", "id", "score")
 
 #: The AutoDroid paper's prompt (the artifact's ``prompt.yaml``, as its released prompts show
 #: it): introduction, then ``Task:``, ``Previous UI actions:``, ``Current UI state:`` and the
