@@ -117,7 +117,9 @@ class ChatService:
                     m.get("role") not in ("system", "user", "assistant"):
                 raise _BadRequest(400, "messages: each needs a role and a text content")
             messages.append(ChatMessage(m["role"], m["content"]))
-        max_tokens = body.get("max_tokens") or 256
+        max_tokens = body.get("max_tokens")
+        if max_tokens is None:
+            max_tokens = 256
         temperature = body.get("temperature", 0.0)
         seed = body.get("seed", 0)
         if not isinstance(max_tokens, int) or not 0 < max_tokens <= 32768:

@@ -139,3 +139,36 @@ def test_forwards_of_a_dead_process_are_reaped_and_live_ones_kept(phone: AdbSess
         remove_forward(live_fwd)
     assert list_forwards(server) == []
     assert phone.run_adb("forward", "--list").stdout.strip() == b""
+
+
+def _post(port: int, path: str, body: bytes) -> tuple[int, dict]:  # type: ignore[type-arg]
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.mark.parametrize(("path", "body", "status", "says"), [
+    ("/v1/chat/completions", b"{not json", 400, "not JSON"),
+    ("/v1/chat/completions", b"[]", 400, "JSON object"),
+    ("/v1/chat/completions", b'{"messages": []}', 400, "messages"),
+    ("/v1/chat/completions", b'{"messages": [{"role": "tool", "content": "x"}]}', 400, "role"),
+    ("/v1/chat/completions",
+     b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}', 400, "max_tokens"),
+    ("/v1/chat/completions",
+     b'{"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}}',
+     400, "not supported"),
+    ("/v1/embeddings", b"{}", 404, "no route"),
+])
+def test_malformed_requests_get_a_4xx_naming_the_problem(
+    model_server: LLMServerProcess, path: str, body: bytes, status: int, says: str
+) -> None:
+    code, answer = _post(model_server.port, path, body)
+    assert code == status and says in answer["error"]["message"], answer
+    assert model_server.alive()
