@@ -434,7 +434,7 @@ class AutoDroidAgent(Agent):
         except LLMError as exc:
             raise AgentFailure(f"autodroid: scoring failed: {exc}",
                                {"usage": usage.to_json()}) from exc
-        n_prompt = len(self._scorer.backend.tokenize_prompt(messages))  # type: ignore[attr-defined]
+        n_prompt = len(self._scorer.backend.tokenize_prompt(messages))
         call = LLMUsage(n_prompt, 0, max(0, n_prompt - scored.evaluated_tokens), dt, 0.0, dt)
         usage.add_call(call)
         calls = [call.as_dict() | {"finish_reason": "scored"}]
