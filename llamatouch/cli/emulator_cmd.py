@@ -60,6 +60,15 @@ def run(args: argparse.Namespace) -> int:
     from llamatouch_emulator.virtual import VirtualDevice
     from llamatouch_emulator.worlds import load_named_world
 
+    if args.llm_server:
+        from llamatouch.errors import LLMError
+        from llamatouch.llm import resolve_gguf
+
+        try:
+            resolve_gguf(args.llm_model)
+        except LLMError as exc:
+            print(f"llamatouch emulator serve: error: --llm-model: {exc}", file=sys.stderr)
+            return 2
     world = load_named_world(args.world)
     device = VirtualDevice(world, seed=args.seed, serial=args.serial)
     server = AdbDeviceServer(device, AdbServerConfig(host=args.host, port=args.port))
