@@ -251,11 +251,14 @@ def _run(args: argparse.Namespace, params: dict[str, str]) -> int:
     config = _config(args, params)
     outcome_executor = _executor(args, config)
     out = config.out
-    bar = tqdm(total=0, unit="episode", disable=args.no_progress, file=sys.stderr)
+    bars: list[Any] = []  # opened once the run is validated and planned (on_total)
 
     def on_total(n: int) -> None:
-        bar.total = n
-        bar.refresh()
+        bars.append(tqdm(total=n, unit="episode", disable=args.no_progress, file=sys.stderr))
+
+    def progress(k: int) -> None:
+        if bars:
+            bars[0].update(k)
 
     import signal
 
@@ -265,10 +268,11 @@ def _run(args: argparse.Namespace, params: dict[str, str]) -> int:
     previous = signal.signal(signal.SIGTERM, on_term)
     t0 = time.perf_counter()
     try:
-        outcome = run_eval(config, progress=bar.update, on_total=on_total,
+        outcome = run_eval(config, progress=progress, on_total=on_total,
                            executor=outcome_executor)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
         signal.signal(signal.SIGTERM, previous)
     print(format_table(outcome.summary))
     for retired in getattr(outcome_executor, "retired", []):

@@ -163,6 +163,39 @@ def recorded_config(out: Path) -> dict[str, Any]:
     return cfg
 
 
+#: The JSON type each restorable setting must have in ``run.json`` (``None`` allowed where the
+#: setting is optional).
+_STR = ("agent", "tasks", "model", "annotations", "memory_dir")
+_INT = ("workers", "trials", "infra_retries", "seed")
+_BOOL = ("require_finish", "record_packages")
+
+
+def _check_recorded(path: Path, name: str, value: Any) -> None:
+    """Refuse a ``run.json`` setting of the wrong type (a hand-edited or corrupt file)."""
+    ok = True
+    if name in _STR:
+        ok = isinstance(value, str)
+    elif name == "base_url":
+        ok = value is None or isinstance(value, str)
+    elif name in _INT:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif name == "max_steps":
+        ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
+    elif name in _BOOL:
+        ok = isinstance(value, bool)
+    elif name in ("task_ids", "devices"):
+        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+    elif name == "agent_params":
+        ok = isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        )
+    if not ok:
+        raise RunError(
+            f"--resume: {path}: field 'config.{name}': {value!r} is not a valid value "
+            "(the file was edited or is damaged)"
+        )
+
+
 def _normalise(name: str, value: Any) -> Any:
     """A setting as stored in ``run.json``, in the type :class:`EvalConfig` uses."""
     if name in ("task_ids", "devices"):
@@ -189,6 +222,7 @@ def resume_config(out: Path, explicit: dict[str, Any]) -> EvalConfig:
     restored: dict[str, Any] = {}
     for name in (*RUN_DEFINING, *EXECUTION):
         if name in recorded and name in known:
+            _check_recorded(out / "run.json", name, recorded[name])
             restored[name] = _normalise(name, recorded[name])
     for name, value in explicit.items():
         if name not in known or name in ("out", "resume"):
