@@ -77,6 +77,9 @@ class Fields:
 
     def text(self, key: str, default: str | None = None, *, max_len: int = 1_000_000) -> str:
         """A string (``default`` when absent; no default: required)."""
+        v = self.obj.get(key, default)
+        if type(v) is str and len(v) <= max_len:
+            return v  # the common case
         v = self._get(key, default)
         if not isinstance(v, str):
             raise self.error(key, f"expected a string, got {type_name(v)}")
@@ -96,6 +99,9 @@ class Fields:
     def integer(self, key: str, default: int | None = None, *, low: int | None = None,
                 high: int | None = None) -> int:
         """An integer in ``[low, high]`` (``4.0`` is accepted as 4; ``"4"`` and ``true`` not)."""
+        v = self.obj.get(key, default)
+        if type(v) is int and (low is None or v >= low) and (high is None or v <= high):
+            return v  # the common case
         return self._check_int(key, self._get(key, default), low, high)
 
     def opt_integer(self, key: str, *, low: int | None = None,
@@ -117,6 +123,11 @@ class Fields:
     def number(self, key: str, default: float | None = None, *, low: float | None = None,
                high: float | None = None) -> float:
         """A finite number in ``[low, high]``, as a float."""
+        v = self.obj.get(key, default)
+        if type(v) is float and math.isfinite(v) and (low is None or v >= low) and (
+            high is None or v <= high
+        ):
+            return v  # the common case
         return self._check_float(key, self._get(key, default), low, high)
 
     def opt_number(self, key: str, *, low: float | None = None,
@@ -140,6 +151,9 @@ class Fields:
 
     def flag(self, key: str, default: bool | None = None) -> bool:
         """``true`` or ``false``."""
+        v = self.obj.get(key, default)
+        if type(v) is bool:
+            return v
         v = self._get(key, default)
         if not isinstance(v, bool):
             raise self.error(key, f"expected true or false, got {type_name(v)} {_short(v)}")

@@ -104,8 +104,10 @@ class StepRecord:
     def _coerce(self) -> None:
         # producers written against the dict form still work (and are checked)
         src = "<step record>"
-        self.action = action_from_record(self.action, src)
-        self.action_result = act_result_from_json(self.action_result, src)
+        if self.action is not None and not isinstance(self.action, Action):
+            self.action = action_from_record(self.action, src)
+        if self.action_result is not None and not isinstance(self.action_result, ActResult):
+            self.action_result = act_result_from_json(self.action_result, src)
         if not isinstance(self.llm, LLMUsageSummary):
             self.llm = llm_from_json(self.llm, src)
 

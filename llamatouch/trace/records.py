@@ -156,13 +156,16 @@ def llm_from_json(obj: object, source: str | Path = "<llm>", where: str = "llm")
     the name some early traces used)."""
     f = Fields({} if obj is None else obj, source, where)
     calls_key = "calls" if f.has("calls") or not f.has("llm_calls") else "llm_calls"
-    out = LLMUsageSummary()
-    out.calls = f.integer(calls_key, 0, low=0)
-    for k in _LLM_INTS[1:]:
-        setattr(out, k, f.integer(k, 0, low=0))
-    for k in _LLM_FLOATS:
-        setattr(out, k, f.number(k, 0.0, low=0.0))
-    return out
+    return LLMUsageSummary(
+        calls=f.integer(calls_key, 0, low=0),
+        prompt_tokens=f.integer("prompt_tokens", 0, low=0),
+        completion_tokens=f.integer("completion_tokens", 0, low=0),
+        cached_prompt_tokens=f.integer("cached_prompt_tokens", 0, low=0),
+        prefill_s=f.number("prefill_s", 0.0, low=0.0),
+        decode_s=f.number("decode_s", 0.0, low=0.0),
+        seconds=f.number("seconds", 0.0, low=0.0),
+        saved_calls=f.integer("saved_calls", 0, low=0),
+    )
 
 
 @dataclass(slots=True)
