@@ -244,3 +244,58 @@ def _check_range(f: Fields, key: str, v: float, low: float | None, high: float |
 def _short(v: object) -> str:
     text = repr(v)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_int(v: object) -> bool:
+    return type(v) is int
+
+
+def _is_number(v: object) -> bool:
+    return type(v) in (int, float) and math.isfinite(v)  # type: ignore[arg-type]
+
+
+def _is_str_seq(v: object) -> bool:
+    return isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)
+
+
+def _is_str_map(v: object) -> bool:
+    return isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str)
+                                       for k, x in v.items())
+
+
+#: Field annotations (as written, ``from __future__ import annotations``) that
+#: :func:`check_fields_of` checks, with what a value of that type is called in errors.
+_FIELD_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "Path": (lambda v: isinstance(v, str), "a path (string)"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "int": (_is_int, "an integer"),
+    "float": (_is_number, "a finite number"),
+    "str | None": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    "int | None": (lambda v: v is None or _is_int(v), "an integer or null"),
+    "float | None": (lambda v: v is None or _is_number(v), "a number or null"),
+    "tuple[str, ...]": (_is_str_seq, "an array of strings"),
+    "list[str]": (_is_str_seq, "an array of strings"),
+    "dict[str, str]": (_is_str_map, "an object of strings"),
+}
+
+
+def check_fields_of(cls: type, obj: Mapping[str, object], source: str | Path,
+                    where: str = "") -> None:
+    """Check that each key of ``obj`` naming a field of the dataclass ``cls`` holds a value of
+    that field's type (for the simple types of :data:`_FIELD_CHECKS`; other fields and
+    unknown keys are left to the caller). Raises :class:`SchemaError` naming the field."""
+    from dataclasses import fields
+
+    for fd in fields(cls):
+        if fd.name not in obj:
+            continue
+        check = _FIELD_CHECKS.get(str(fd.type))
+        if check is None:
+            continue
+        ok, wanted = check
+        value = obj[fd.name]
+        if not ok(value):
+            name = f"{where}.{fd.name}" if where else fd.name
+            raise SchemaError(source, name, f"expected {wanted}, got {type_name(value)} "
+                              f"{_short(value)}")
