@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from tqdm import tqdm
 
-    from llamatouch.essential.goal import AppTexts
+    from llamatouch.annotating.goal import AppTexts
     from llamatouch.essential.propose import propose_annotation
     from llamatouch.essential.schema import save_annotation
     from llamatouch.essential.selftest import self_test

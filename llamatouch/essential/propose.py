@@ -16,7 +16,7 @@ hold on the screen before the last action (the effect of the last action is invi
 hierarchy, e.g. a column-count change) a ``click`` checkpoint for that last action is added,
 so that a trace stopped one action short does not pass. Provenance records ``proposed``.
 
-Beyond the trace (:mod:`llamatouch.essential.goal`):
+Beyond the trace (:mod:`llamatouch.annotating.goal`):
 
 - when the instruction's goal is a page ("open the clock page", "view favorite contacts"),
   the final checkpoint is marked ``final``: the end screen must be that page (opening it and
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llamatouch.actions import LongPress, Tap, Type
-from llamatouch.essential.goal import AppTexts, goal_is_page, in_popup
+from llamatouch.annotating.goal import AppTexts, goal_is_page, in_popup
 from llamatouch.essential.schema import (
     Annotation,
     Checkpoint,

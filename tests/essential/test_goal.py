@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llamatouch.essential.goal import AppTexts, goal_is_page, in_popup
+from llamatouch.annotating.goal import AppTexts, goal_is_page, in_popup
 from llamatouch.ui.node import Bounds, UINode, UIScreen
 from llamatouch.world import World, WorldApp, WorldState
 
