@@ -250,3 +250,44 @@ def test_devices_cli_lists_every_nodes_devices_with_health(cluster: Any) -> None
     assert demo.split()[3] == "2" and "ok (" in demo  # node A loaded the shipped world
     # node B's world is a folder only the suite knows: its node says it cannot load it by name
     assert "error" in rows[(cluster.node_b.node_id[:8], "demo2")]
+
+
+CRASH_ON_DEVICE_0 = '''
+import ctypes
+
+from llamatouch_agents.replay import ReplayAgent
+
+
+class CrashOnDevice0(ReplayAgent):
+    """Replays the ground truth, but dereferences NULL at step 1 on worker 0's device."""
+
+    name = "crash-on-device-0"
+
+    def reset(self, task, capabilities):
+        super().reset(task, capabilities)
+        self._crash = capabilities.serial.startswith("virtual-0-")
+
+    def step(self, observation, history):
+        if self._crash and len(history) == 1:
+            ctypes.string_at(0)  # SIGSEGV in the actor's process
+        return super().step(observation, history)
+'''
+
+
+def test_a_device_whose_actor_keeps_dying_leaves_the_pool(cluster: Any, tmp_path: Path) -> None:
+    agent = tmp_path / "crashy.py"
+    agent.write_text(CRASH_ON_DEVICE_0)
+    ex = RayExecutor(max_deaths=2)
+    config = EvalConfig(agent=f"{agent}:CrashOnDevice0", out=tmp_path / "run",
+                        devices=("virtual",))
+    outcome = run_eval(config, executor=ex)
+    # device 0 crashed twice (a real SIGSEGV each time) and was retired; its two episodes were
+    # re-run on device 1, so every episode still ended once, and well
+    assert [r.reason.split(" (")[0] for r in ex.retired] == ["its actor died 2 times"]
+    assert ex.retired[0].device.endswith("#0")
+    assert outcome.ran == 15 and len({r.episode_id for r in outcome.rows}) == 15
+    assert all(r.status == "finished" and r.success for r in outcome.rows)
+    caught = {k for k, m in _manifests(tmp_path / "run").items()
+              if any("died (Ray" in f for f in m["usage"].get("earlier_failures", []))}
+    assert len(caught) == 2
+    assert all(ex.placements[eid].slot == 1 for eid in caught)
