@@ -361,27 +361,3 @@ def test_deeply_nested_step_json_is_a_format_error(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError):
         read_trace(root)
 
-
-def test_check_fields_of_a_dataclass() -> None:
-    """The generic check used for recorded configurations (``run.json``'s ``config``)."""
-    from dataclasses import dataclass as dc
-
-    from llamatouch.trace.fields import check_fields_of
-
-    @dc
-    class Config:
-        name: str
-        n: int
-        limit: int | None
-        ids: tuple[str, ...]
-        params: dict[str, str]
-        flag: bool
-
-    good = {"name": "x", "n": 3, "limit": None, "ids": ["a"], "params": {"k": "v"},
-            "flag": False, "unknown": object()}
-    check_fields_of(Config, good, "run.json", "config")
-    for key, bad in (("name", 1), ("n", "3"), ("n", True), ("limit", 2.5), ("ids", "a"),
-                     ("ids", [1]), ("params", []), ("params", {"k": 1}), ("flag", "no")):
-        with pytest.raises(SchemaError) as e:
-            check_fields_of(Config, {**good, key: bad}, "run.json", "config")
-        assert e.value.field == f"config.{key}" and e.value.source == "run.json"
