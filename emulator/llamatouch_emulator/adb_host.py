@@ -58,12 +58,14 @@ def runtime_dir() -> Path:
 
 def _proc_start_time(pid: int) -> str:
     """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22), or
-    ``""`` when the process does not exist (or there is no /proc)."""
+    ``""`` when the process does not exist, is a zombie (dead, not yet reaped), or there is no
+    /proc."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return ""
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return "" if fields[0] in ("Z", "X") else fields[19]
 
 
 def _cmdline(pid: int) -> list[str]:

@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="adb server port (default $ANDROID_ADB_SERVER_PORT or 5037)")
     parser.add_argument("--timeout", type=argtypes.positive_float, default=5.0,
                         help="seconds per device query (default 5)")
+    parser.add_argument("--cleanup-forwards", action="store_true",
+                        help="remove the adb forwards left by llamatouch runs that were killed "
+                        "(--model device:PORT; see docs/on-device.md) and exit")
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="ray: list the devices every node of a Ray cluster advertises, "
                         "checked on their node (see docs/scale-out.md)")
@@ -28,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cleanup_forwards:
+        from llamatouch.device.forward import reap_stale_forwards
+
+        print(f"removed {reap_stale_forwards()} forward(s) left by runs that are gone")
+        return 0
     if args.virtual:
         return _list_worlds()
     if args.executor == "ray":

@@ -202,12 +202,17 @@ def runtime_dir() -> Path:
 
 
 def _start_time(pid: int) -> str:
-    """A process's start time (``/proc/PID/stat`` field 22), ``""`` when it does not exist."""
+    """A live process's start time (``/proc/PID/stat`` field 22); ``""`` when it does not
+    exist or is a zombie (dead, not yet reaped by its new parent: a container's init may take
+    its time, and a killed run's workers are such orphans)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return ""
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return ""
+    return fields[19]
 
 
 def _record_path(pid: int) -> Path:

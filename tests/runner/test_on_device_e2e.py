@@ -202,3 +202,16 @@ def test_a_phone_without_a_model_server_is_an_infrastructure_failure_naming_it(
         rig.adb_out("disconnect", bare.serial)
         bare.proc.terminate()
         bare.proc.wait(20)
+
+
+def test_devices_cleanup_forwards_removes_what_a_killed_run_left(rig: Rig,
+                                                                 tmp_path: Path) -> None:
+    proc = _start_mid_run(rig, tmp_path / "run")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    time.sleep(1)
+    assert len(rig.forwards()) == 1
+    done = subprocess.run([sys.executable, "-m", "llamatouch", "devices", "--cleanup-forwards"],
+                          env=rig.env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "removed 1 forward(s)" in done.stdout, done.stdout
+    assert rig.forwards() == []
