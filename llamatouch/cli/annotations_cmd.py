@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from llamatouch.annotating.goal import AppTexts
-    from llamatouch.essential.propose import propose_annotation
+    from llamatouch.annotating.propose import propose_annotation
     from llamatouch.essential.schema import save_annotation
     from llamatouch.essential.selftest import self_test
     from llamatouch.fsutil import atomic_write_json, safe_join

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.annotating.goal import AppTexts
+from llamatouch.annotating.propose import ProposerConfig, propose_annotation
 from llamatouch.datasets.failure_modes import MODES, Variant, generate_variants
 from llamatouch.datasets.replay_check import replay_task
-from llamatouch.essential.propose import ProposerConfig, propose_annotation
 from llamatouch.essential.schema import Annotation
 from llamatouch.evaluator.agreement import Metrics, metrics
 from llamatouch.evaluator.matcher import evaluate

@@ -29,10 +29,10 @@ from urllib.parse import urlencode
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request
 
 from llamatouch.actions import Finish
+from llamatouch.annotating.propose import propose_annotation
 from llamatouch.datasets.gt_trace import write_gt_trace
 from llamatouch.errors import LlamaTouchError, SchemaError
 from llamatouch.essential import schema
-from llamatouch.essential.propose import propose_annotation
 from llamatouch.fsutil import safe_join
 from llamatouch.record.candidates import touch_labels
 from llamatouch.tasks import Task, TaskSuite, load_suite

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.actions import Type
+from llamatouch.annotating.propose import component_of, propose_annotation
 from llamatouch.errors import SchemaError
 from llamatouch.essential import schema
-from llamatouch.essential.propose import component_of, propose_annotation
 from llamatouch.essential.schema import Annotation
 from llamatouch.evaluator import evaluate as run_evaluator
 from llamatouch.tasks import Task

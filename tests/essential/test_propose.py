@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from llamatouch.annotating.propose import propose_annotation
 from llamatouch.datasets.droidtask import ImportResult, import_droidtask
 from llamatouch.datasets.gt_trace import write_gt_trace
-from llamatouch.essential.propose import propose_annotation
 from llamatouch.essential.schema import load_annotation, save_annotation
 from llamatouch.essential.selftest import self_test
 from llamatouch.trace.format import read_trace
