@@ -4,7 +4,7 @@ Imports ../shared/data/droidtask (or --import-dir, an existing import), replays 
 unflagged task on the virtual device, generates the failure-mode variants
 (llamatouch.datasets.failure_modes), labels them by the instruction, proposes an annotation
 per task from its ground-truth replay and scores every variant with it
-(llamatouch.essential.generalisation). Prints markdown tables: overall figures for the
+(llamatouch.annotating.generalisation). Prints markdown tables: overall figures for the
 leave-one-app-out proposer and for the baseline proposer (no world, no goal kind), per-mode
 figures, and the threshold each fold chose.
 
@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from llamatouch.annotating.generalisation import Study, run_study
 from llamatouch.datasets.droidtask import import_droidtask
-from llamatouch.essential.generalisation import Study, run_study
 from llamatouch.evaluator.agreement import Metrics
 from llamatouch.paths import droidtask_dir
 

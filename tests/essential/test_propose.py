@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from llamatouch.annotating.propose import propose_annotation
+from llamatouch.annotating.selftest import self_test
 from llamatouch.datasets.droidtask import ImportResult, import_droidtask
 from llamatouch.datasets.gt_trace import write_gt_trace
 from llamatouch.essential.schema import load_annotation, save_annotation
-from llamatouch.essential.selftest import self_test
 from llamatouch.trace.format import read_trace
 from llamatouch.world import load_world
 
@@ -89,7 +89,7 @@ def test_page_goal_needs_the_page_at_the_end_and_state_goal_persists(imported, t
 def test_failure_mode_study_on_three_apps(imported, tmp_path):
     """Leave-one-app-out F1 of the proposals on labelled failure-mode traces (3 apps; the
     whole study is benchmarks/bench_proposer_generalisation.py)."""
-    from llamatouch.essential.generalisation import run_study
+    from llamatouch.annotating.generalisation import run_study
 
     study = run_study(imported.out_dir, tmp_path, apps={"clock", "dialer", "notes"})
     modes = {c.mode for c in study.cases}
