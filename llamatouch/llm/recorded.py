@@ -214,6 +214,8 @@ class ReleasedAnswer:
         form: ``json`` (a JSON object, possibly in a code fence), ``partial-json`` (JSON cut
             short: its fields read by pattern), ``text`` (free text, read with the artifact's
             ``id=N`` / ``input text=...`` rules) or ``none``.
+        label: the element named by its label (our ``answer=label`` replies; ``id`` is then
+            resolved on the recorded screen by :func:`answer_labels`), ``""`` otherwise.
     """
 
     finished: bool
@@ -222,6 +224,24 @@ class ReleasedAnswer:
     text: str
     fields: dict[str, Any]
     form: str
+    label: str = ""
+
+
+def answer_labels(elements: list[tuple[int, str]]) -> dict[str, int]:
+    """Answer labels for ``(id, text)`` elements (the agent's ``answer=label`` form): the text
+    on one line, cut at 50 characters (``element N`` when empty); repeated labels get
+    `` (2)``, `` (3)``... in screen order."""
+    out: dict[str, int] = {}
+    for eid, text in elements:
+        base = " ".join(text.replace("<br>", " ").split())[:50].replace('"', "'") or (
+            f"element {eid}"
+        )
+        label, n = base, 1
+        while label in out:
+            n += 1
+            label = f"{base} ({n})"
+        out[label] = eid
+    return out
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -254,6 +274,12 @@ def read_released_reply(raw: Any) -> ReleasedAnswer:
     """Read a recorded reply: a JSON object in the artifact's answer format (``Finished``,
     ``id``, ``action``, ``input_text``), or free text with ``id=N`` and ``input text=...``."""
     obj = _as_object(raw)
+    if obj is not None and "element" in obj and "id" not in obj:
+        done = obj.get("finished") is True
+        typed = obj.get("text")
+        typed = typed if isinstance(typed, str) and typed.strip() else "N/A"
+        return ReleasedAnswer(done, -1, "N/A" if done else "tap", "N/A" if done else typed,
+                              obj, "json", "" if done else str(obj.get("element")))
     if obj is not None:
         finished_field = str(obj.get("Finished", obj.get("finished", ""))).strip().lower()
         eid = _int_or_none(obj.get("id"))
@@ -525,6 +551,23 @@ class RecordedBackend(LLMBackend):
         mapped = -1
         if not answer.finished:
             recorded = parse_state_html(step.state, document_order=True)
+            if answer.label:
+                named = answer_labels([(e.id, e.body or e.desc) for e in recorded])
+                rid = named.get(answer.label)
+                if rid is None:
+                    raise self._miss(
+                        RecordedAnswerError(
+                            "element-not-on-screen",
+                            f"task {key.task!r} step {key.step}: the recorded answer names "
+                            f"{answer.label!r}, which is not on the recorded screen",
+                            key.task, key.step,
+                        )
+                    )
+                tag = next(e.tag for e in recorded if e.id == rid)
+                typed = answer.text != "N/A" and tag == "input"
+                answer = ReleasedAnswer(False, rid, "input" if typed else "tap",
+                                        answer.text if typed else "N/A", answer.fields,
+                                        answer.form)
             found = map_element(recorded, answer.id, shown)
             if found is None and all(e.id != answer.id for e in recorded):
                 # the model named an element that was not on its screen: replay that as an
@@ -673,6 +716,7 @@ __all__ = [
     "RecordedStep",
     "RecordingBackend",
     "ReleasedAnswer",
+    "answer_labels",
     "element_key",
     "load_recorded",
     "load_recorded_backend",

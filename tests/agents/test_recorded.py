@@ -257,3 +257,28 @@ def test_record_then_replay_through_the_agent(tmp_path: Path) -> None:
     assert [d.answer.finished for d in again] == [False, False, True]
     assert (again[1].answer.action, again[1].answer.text) == ("type", "Clock")
     assert len(again[0].raw_answers) == 2  # the re-ask was replayed too
+
+
+def test_label_answers_replay(tmp_path: Path) -> None:
+    """Answers that name the element by its label (answer=label) replay to the same element,
+    on a screen numbered differently too; a typed text goes only into an input."""
+    from llamatouch.agent import AgentOptions
+
+    answers = ['{"finished": false, "element": "Calendar", "text": ""}',
+               '{"finished": false, "element": "Search", "text": "Clock"}',
+               '{"finished": false, "element": "More options", "text": "noise"}']
+    rec_dir = tmp_path / "rec"
+    agent = AutoDroidAgent(AgentOptions(params={"record_llm": str(rec_dir), "memory": "off"}),
+                           llm=ScriptedLLM(answers))
+    valid = set(range(6))
+    steps = [[], ["tap 'calendar'"], ["tap 'calendar'", "type 'Clock' into 'search'"]]
+    first = [agent.decide("Find it", h, SCREEN, None, [], valid, app="a") for h in steps]
+    assert [(d.answer.id, d.answer.action, d.answer.text) for d in first] == [
+        (3, "tap", ""), (0, "type", "Clock"), (2, "tap", "")]
+    moved = "<p id=0>Apps</p>\n" + "\n".join(
+        line.replace(f"id={i}", f"id={i + 1}", 1) for i, line in enumerate(SCREEN.split("\n"))
+    )
+    replay = AutoDroidAgent(AgentOptions(model=f"recorded:{rec_dir}", params={"memory": "off"}))
+    again = [replay.decide("Find it", h, moved, None, [], set(range(7)), app="a") for h in steps]
+    assert [(d.answer.id, d.answer.action, d.answer.text) for d in again] == [
+        (4, "tap", ""), (1, "type", "Clock"), (3, "tap", "")]

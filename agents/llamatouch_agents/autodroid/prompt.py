@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llamatouch.llm.base import ChatMessage
+from llamatouch.llm.recorded import answer_labels
 
 SYSTEM_PROMPT = """You are an assistant that operates a smartphone app to complete a user's task.
 Each turn you see the task, the actions taken so far, and the current screen as HTML: one
@@ -196,18 +197,9 @@ ANSWER_SCHEMA: dict[str, Any] = {
 
 def element_labels(elements: list[tuple[int, str]]) -> dict[str, int]:
     """Answer labels for ``(id, text)`` elements: the text on one line, cut at 50 characters
-    (``element N`` when empty); repeated labels get `` (2)``, `` (3)``... in screen order."""
-    out: dict[str, int] = {}
-    for eid, text in elements:
-        base = " ".join(text.replace("<br>", " ").split())[:50].replace('"', "'") or (
-            f"element {eid}"
-        )
-        label, n = base, 1
-        while label in out:
-            n += 1
-            label = f"{base} ({n})"
-        out[label] = eid
-    return out
+    (``element N`` when empty); repeated labels get `` (2)``, `` (3)``... in screen order
+    (:func:`llamatouch.llm.recorded.answer_labels`, so recorded label answers replay)."""
+    return answer_labels(elements)
 
 
 def label_schema(labels: list[str]) -> dict[str, Any]:
