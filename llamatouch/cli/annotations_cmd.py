@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     from llamatouch.annotating.goal import AppTexts
     from llamatouch.annotating.propose import propose_annotation
+    from llamatouch.annotating.selftest import self_test
     from llamatouch.essential.schema import save_annotation
-    from llamatouch.essential.selftest import self_test
     from llamatouch.fsutil import atomic_write_json, safe_join
     from llamatouch.tasks import load_suite
     from llamatouch.trace.format import is_trace_dir, read_trace

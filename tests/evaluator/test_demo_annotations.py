@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from llamatouch.annotating.selftest import check_against_trace, self_test
 from llamatouch.datasets.gt_trace import write_gt_trace
 from llamatouch.essential.schema import load_annotations_dir
-from llamatouch.essential.selftest import check_against_trace, self_test
 from llamatouch.paths import annotations_dir
 from llamatouch.tasks import Task, load_suite
 from llamatouch.trace.format import read_trace

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from llamatouch.annotating.selftest import self_test
 from llamatouch.cli import main
 from llamatouch.essential.schema import load_annotations_dir
-from llamatouch.essential.selftest import self_test
 from llamatouch.evaluator import score_dir, summarise
 from llamatouch.evaluator.agreement import agreement, load_labels
 from llamatouch.trace.format import read_trace
@@ -225,7 +225,7 @@ def test_prefilter_is_sound_on_real_screens(variant_traces, droidtask_annotation
 
 
 def test_annotations_reference_existing_screens(variant_traces, droidtask_annotations):
-    from llamatouch.essential.selftest import check_against_trace
+    from llamatouch.annotating.selftest import check_against_trace
 
     root, _index = variant_traces
     anns = load_annotations_dir(droidtask_annotations)
