@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from llamatouch.essential.llamatouch_ess import (
+from llamatouch.datasets.llamatouch_ess import (
     APP_PACKAGES,
     KNOWN_KEYWORDS,
     LLAMATOUCH_PACKAGES,
