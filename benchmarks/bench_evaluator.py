@@ -3,7 +3,7 @@ then 1 vs 2 worker processes.
 
 Builds the DroidTask worlds (importer), writes every variant trace of every resolved task
 (ground truth, stopped short, wrong last action, detours...; see
-``llamatouch.evaluator.pathgen``), then, in one run:
+``llamatouch.datasets.pathgen``), then, in one run:
 
 1. the floor: every trace read (``read_trace``) and every step's hierarchy parsed by lxml
    (the C parser, no Python screen model): what any evaluator that looks at every screen
@@ -45,13 +45,13 @@ from pathlib import Path  # noqa: E402
 from unittest import mock  # noqa: E402
 
 from llamatouch.datasets.droidtask import import_droidtask  # noqa: E402
+from llamatouch.datasets.pathgen import write_variants  # noqa: E402
 from llamatouch.essential.schema import (  # noqa: E402
     Primitive,
     load_annotations_dir,
     save_annotation,
 )
 from llamatouch.evaluator import score_dir  # noqa: E402
-from llamatouch.evaluator.pathgen import write_variants  # noqa: E402
 from llamatouch.evaluator.scoring import find_trace_folders  # noqa: E402
 from llamatouch.evaluator.stepview import hierarchy_cache  # noqa: E402
 from llamatouch.paths import annotations_dir, droidtask_dir  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 from evaluator_synth import H, W
 
 from llamatouch.datasets.droidtask import ImportResult, import_droidtask
-from llamatouch.evaluator.pathgen import write_variants
+from llamatouch.datasets.pathgen import write_variants
 from llamatouch.paths import annotations_dir
 from llamatouch.tasks import Task
 from llamatouch.trace.format import StepRecord, Trace, TraceManifest, TraceWriter, read_trace

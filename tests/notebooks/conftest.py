@@ -13,7 +13,7 @@ import pytest
 
 from llamatouch.cli import main
 from llamatouch.datasets.droidtask import ImportResult, import_droidtask
-from llamatouch.evaluator.pathgen import write_variants
+from llamatouch.datasets.pathgen import write_variants
 from llamatouch.paths import annotations_dir
 from llamatouch.runner import EvalConfig, run_eval
 from llamatouch.world import load_world
