@@ -24,8 +24,8 @@ from llamatouch.report.charts import StackedRow, colour, column_bars, stacked_ba
 from llamatouch.report.data import Episode, RunData, load_run
 from llamatouch.trace.format import TraceStep
 from llamatouch.trace.records import action_to_json
+from llamatouch.trace.views import describe_action, step_png, step_screen, step_view
 from llamatouch.ui.image import decode_image
-from llamatouch.web.screens import describe_action, step_png, step_screen, step_view
 
 log = logging.getLogger(__name__)
 

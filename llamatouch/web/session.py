@@ -14,8 +14,8 @@ from llamatouch.errors import LlamaTouchError, PathEscapeError, SchemaError
 from llamatouch.fsutil import safe_join
 from llamatouch.tasks import Task
 from llamatouch.trace.format import Trace, read_trace
+from llamatouch.trace.views import step_png, step_screen, step_view
 from llamatouch.web import backend
-from llamatouch.web.screens import step_png, step_screen, step_view
 
 log = logging.getLogger(__name__)
 
