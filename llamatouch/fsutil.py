@@ -9,7 +9,20 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from llamatouch.errors import PathEscapeError
+from llamatouch.errors import JsonFormatError, PathEscapeError
+
+
+def load_json_file(path: str | Path) -> Any:
+    """Read a JSON file; unreadable or malformed files raise :class:`JsonFormatError`."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise JsonFormatError(p, f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise JsonFormatError(p, f"malformed JSON: {exc}") from exc
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

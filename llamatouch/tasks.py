@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.errors import JsonFormatError, SchemaError
-from llamatouch.fsutil import atomic_write_json
+from llamatouch.fsutil import atomic_write_json, load_json_file
 from llamatouch.paths import tasks_dir
-from llamatouch.ui.droidbot import load_json_file
 
 TASKS_SCHEMA = "llamatouch.tasks/1"
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.errors import JsonFormatError, SchemaError
-from llamatouch.fsutil import atomic_write_bytes, atomic_write_json, safe_join
-from llamatouch.ui.droidbot import load_json_file
+from llamatouch.fsutil import atomic_write_bytes, atomic_write_json, load_json_file, safe_join
 from llamatouch.ui.node import UIScreen
 from llamatouch.ui.xmlio import read_uiautomator_file, write_uiautomator_xml
 

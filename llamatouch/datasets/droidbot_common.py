@@ -17,7 +17,8 @@ from typing import Any
 from llamatouch.actions import KEYS, Key, LongPress, OpenApp, Scroll, Tap, Type
 from llamatouch.datasets.report import ImportProblem
 from llamatouch.errors import InputFormatError
-from llamatouch.ui.droidbot import load_json_file, screen_from_droidbot
+from llamatouch.fsutil import load_json_file
+from llamatouch.ui.droidbot import screen_from_droidbot
 from llamatouch.ui.node import UINode, UIScreen
 from llamatouch.ui.xmlio import write_uiautomator_xml
 

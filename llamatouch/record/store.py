@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.errors import JsonFormatError, SchemaError
-from llamatouch.fsutil import atomic_write_json
-from llamatouch.ui.droidbot import load_json_file
+from llamatouch.fsutil import atomic_write_json, load_json_file
 from llamatouch.world import WorldTransition
 
 STATE_SCHEMA = "llamatouch.record-state/1"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from llamatouch.errors import JsonFormatError
+from llamatouch.fsutil import load_json_file
 from llamatouch.ui.node import Bounds, UINode, UIScreen
 
 _FLAG_MAP: dict[str, str] = {
@@ -24,19 +24,6 @@ _FLAG_MAP: dict[str, str] = {
     "visible": "visible",
     "editable": "editable",
 }
-
-
-def load_json_file(path: str | Path) -> Any:
-    """Read a JSON file; unreadable or malformed files raise :class:`JsonFormatError`."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise JsonFormatError(p, f"cannot read: {exc.strerror or exc}") from exc
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise JsonFormatError(p, f"malformed JSON: {exc}") from exc
 
 
 def _bounds(value: Any, source: str, idx: int) -> Bounds:

@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 from llamatouch.errors import JsonFormatError
-from llamatouch.ui.droidbot import load_json_file, screen_from_droidbot
+from llamatouch.fsutil import load_json_file
+from llamatouch.ui.droidbot import screen_from_droidbot
 from llamatouch.ui.html import COMPACT_STYLE, SPACED_STYLE, HtmlElement, HtmlStyle, render_html
 from llamatouch.ui.node import UIScreen
 

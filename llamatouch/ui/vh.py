@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.errors import JsonFormatError
-from llamatouch.ui.droidbot import load_json_file, screen_from_droidbot
+from llamatouch.fsutil import load_json_file
+from llamatouch.ui.droidbot import screen_from_droidbot
 from llamatouch.ui.node import Bounds, UINode, UIScreen
 
 #: ``<i>.json`` boolean keys → UINode fields.

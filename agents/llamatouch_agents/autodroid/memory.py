@@ -33,9 +33,8 @@ import numpy as np
 import numpy.typing as npt
 
 from llamatouch.errors import JsonFormatError, SchemaError
-from llamatouch.fsutil import atomic_write_json, safe_join
+from llamatouch.fsutil import atomic_write_json, load_json_file, safe_join
 from llamatouch.llm.base import ChatMessage, LLMBackend
-from llamatouch.ui.droidbot import load_json_file
 from llamatouch.ui.node import UIScreen
 from llamatouch.world import World, WorldTransition
 from llamatouch_agents.autodroid.screen import Choice, ScreenView, build_view, screen_signature

@@ -43,7 +43,7 @@ import yaml
 
 from llamatouch.agent import AgentFailure, AgentOptions, LLMUsageSummary
 from llamatouch.errors import InputFormatError
-from llamatouch.fsutil import atomic_write_json
+from llamatouch.fsutil import atomic_write_json, load_json_file
 from llamatouch.llm.base import LLMBackend
 from llamatouch.llm.recorded import (
     RecordedBackend,
@@ -51,7 +51,7 @@ from llamatouch.llm.recorded import (
     map_element,
     read_released_reply,
 )
-from llamatouch.ui.droidbot import load_json_file, screen_from_droidbot
+from llamatouch.ui.droidbot import screen_from_droidbot
 from llamatouch.ui.html import COMPACT_STYLE
 from llamatouch.ui.html_agreement import parse_state_html, recorded_style
 from llamatouch.ui.node import UIScreen
