@@ -194,7 +194,7 @@ def _transition_direction(t: WorldTransition) -> str:
     return str(a.get("direction") or "")
 
 
-def normalise_text(text: str) -> str:
+def typed_text_key(text: str) -> str:
     """How typed text is compared with a recorded ``type`` transition: case-folded, keeping
     only letters and digits (so ``VisitParents``, ``visit parents`` and ``visit-parents`` are
     the same text; DroidTask's task records and its recorded events differ this way)."""
@@ -978,7 +978,7 @@ class VirtualDevice(Device):
         matches: list[_Match] = []
         for t in self._candidates("type"):
             want = t.action.get("text")
-            if isinstance(want, str) and normalise_text(want) != normalise_text(new_text):
+            if isinstance(want, str) and typed_text_key(want) != typed_text_key(new_text):
                 continue
             if t.element_key is not None and t.element_key != key:
                 if not (t.element and _attrs_match(t.element, focus)):
