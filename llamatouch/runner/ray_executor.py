@@ -111,7 +111,7 @@ class RayExecutor(Executor):
         self.max_deaths = max(1, max_deaths)
         #: devices taken out of the pool during the last run
         self.retired: list[RetiredDevice] = []
-        #: the device that gave each episode's final outcome (episode id → device label)
+        #: the device that gave each episode's final outcome in the last run (by episode id)
         self.placements: dict[str, PoolDevice] = {}
 
     def run(

@@ -120,6 +120,18 @@ def test_replay_on_ray_equals_local_and_follows_worlds(cluster: Any, two_world_s
     assert not (tmp_path / "ray" / ".incoming").exists()
 
 
+def test_shared_trace_store_writes_the_same_traces(cluster: Any, tmp_path: Path) -> None:
+    ex = RayExecutor(trace_store="shared")
+    config = EvalConfig(agent="replay", out=tmp_path / "shared", devices=("virtual",))
+    outcome = run_eval(config, executor=ex)
+    local = run_eval(EvalConfig(agent="replay", out=tmp_path / "local", devices=("virtual",)),
+                     executor=LocalProcessExecutor())
+    assert outcome.ran == 15 and _rows(tmp_path / "shared") == _rows(tmp_path / "local")
+    for r in local.rows:
+        assert _steps(tmp_path / "shared" / "traces" / r.episode_id) == _steps(
+            tmp_path / "local" / "traces" / r.episode_id)
+
+
 def test_node_removed_mid_run_every_episode_ends_once(cluster: Any, tmp_path: Path) -> None:
     node_c = cluster.add_node(**NODE, resources={"llamatouch_world:demo": 2})
     cluster.wait_for_nodes()

@@ -160,3 +160,16 @@ def test_pack_install_round_trip(tmp_path_factory: pytest.TempPathFactory,
     out = install(pack(src), base / "run" / "traces", "ep")
     got = {p.name: p.read_bytes() for p in (out / "steps" / "0000").iterdir()}
     assert got == files
+
+
+def test_eval_cli_refuses_ray_options_without_the_ray_executor(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "llamatouch", "eval", "--agent", "replay",
+                          "--address", "auto", "--out", str(tmp_path / "run"), "--no-progress"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert "--address and --trace-store go with --executor ray" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "run").exists()
