@@ -436,7 +436,8 @@ class AdbDeviceServer:
             port = service[4:].split(":", 1)[0]
             if port == str(U2_PORT):
                 return self._u2
-            target = self.device_ports.get(int(port)) if port.isdigit() else None
+            target = (self.device_ports.get(int(port)) if port.isascii() and port.isdigit()
+                      else None)
             if target is not None:
                 return functools.partial(self._splice, target)
         return None

@@ -576,7 +576,7 @@ def _int(value: str, what: str) -> int:
 
 
 def _keycode(name: str) -> int | None:
-    if name.isdigit():
+    if name.isascii() and name.isdigit():
         return int(name)
     return KEYCODE_NAMES.get(name.upper().removeprefix("KEYCODE_"))
 
@@ -1053,7 +1053,7 @@ def _hosted_memory(pid: int) -> tuple[int, int] | None:
 def _meminfo(sh: Shell, args: list[str], io_: _IO) -> int:
     """``dumpsys meminfo PID|NAME`` for a hosted process, with its real memory."""
     target = next((a for a in args if not a.startswith("-")), "")
-    pid = int(target) if target.isdigit() else sh.hosted.get(target, -1)
+    pid = int(target) if target.isascii() and target.isdigit() else sh.hosted.get(target, -1)
     name = next((n for n, p in sh.hosted.items() if p == pid), None)
     mem = _hosted_memory(pid) if name is not None else None
     if mem is None:

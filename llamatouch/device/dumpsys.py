@@ -14,6 +14,8 @@ _TOTAL_PSS_RE = re.compile(r"TOTAL PSS:\s*(\d+)")
 _TOTAL_RSS_RE = re.compile(r"TOTAL RSS:\s*(\d+)")
 _TOTAL_ROW_RE = re.compile(r"^\s*TOTAL\s+(\d+(?:\s+\d+)*)\s*$", re.M)
 _THERMAL_RE = re.compile(r"^\s*Thermal Status:\s*(\d+)\s*$", re.M)
+#: ASCII digits only (``str.isdigit`` accepts "¹", which ``int`` refuses).
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,7 @@ class Battery:
 def parse_pidof(text: str) -> int | None:
     """The first pid ``pidof NAME`` printed (``None``: no such process)."""
     for word in text.split():
-        if word.isdigit() and int(word) > 0:
+        if _DIGITS.fullmatch(word) and int(word) > 0:
             return int(word)
     return None
 
@@ -72,12 +74,12 @@ def parse_battery(text: str) -> Battery:
     level_s, scale_s, temp_s = _field(text, "level"), _field(text, "scale"), \
         _field(text, "temperature")
     level: int | None = None
-    if level_s is not None and level_s.isdigit():
+    if level_s is not None and _DIGITS.fullmatch(level_s):
         level = int(level_s)
-        if scale_s is not None and scale_s.isdigit() and int(scale_s) not in (0, 100):
+        if scale_s is not None and _DIGITS.fullmatch(scale_s) and int(scale_s) not in (0, 100):
             level = round(100 * level / int(scale_s))
     temp = None
-    if temp_s is not None and re.fullmatch(r"-?\d+", temp_s):
+    if temp_s is not None and re.fullmatch(r"-?[0-9]+", temp_s):
         temp = int(temp_s) / 10.0
     powered = [_field(text, f"{k} powered") for k in ("AC", "USB", "Wireless", "Dock")]
     known = [p for p in powered if p in ("true", "false")]

@@ -186,7 +186,7 @@ def _port_from_reply(text: str) -> int | None:
     text = text.strip()
     m = _TCP_RE.fullmatch(text)
     digits = m.group(1) if m else text
-    if digits.isdigit() and 0 < int(digits) < 65536:
+    if digits.isascii() and digits.isdigit() and 0 < int(digits) < 65536:
         return int(digits)
     return None
 

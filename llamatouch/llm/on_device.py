@@ -36,7 +36,7 @@ def device_port(model: str) -> int | None:
     if not model.startswith(DEVICE_PREFIX):
         return None
     raw = model[len(DEVICE_PREFIX):]
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 65536:
         raise LLMError(f"model {model!r}: expected device:PORT with a port 1..65535 (the port "
                        "the model server listens on, on the device)")
     return int(raw)

@@ -60,7 +60,7 @@ def test_parse_timings_never_raises_and_never_returns_negative(obj: dict[str, ob
 
 def test_device_model_spec() -> None:
     assert device_port("device:8080") == 8080 and device_port("embedded") is None
-    for bad in ("device:", "device:0", "device:70000", "device:x8080", "device:-1"):
+    for bad in ("device:", "device:0", "device:70000", "device:x8080", "device:-1", "device:¹"):
         with pytest.raises(LLMError, match="device:PORT"):
             device_port(bad)
     # without the runner's forward the spec cannot be used: one clear message
