@@ -45,6 +45,10 @@ from llamatouch.essential.schema import (
     Primitive,
     normalise_text,
 )
+from llamatouch.evaluator.matcher import check_checkpoint
+from llamatouch.evaluator.options import EvalOptions
+from llamatouch.evaluator.primitives import tap_target
+from llamatouch.evaluator.stepview import StepView
 from llamatouch.tasks import Task
 from llamatouch.trace.format import Trace
 from llamatouch.ui.node import UINode, UIScreen
@@ -222,7 +226,6 @@ def _labelled_target(
     screen: UIScreen, x: float, y: float, element: str | None = None
 ) -> UINode | None:
     """The node a tap at (x, y) hit, or its first labelled descendant when it has no label."""
-    from llamatouch.evaluator.primitives import tap_target
 
     target = tap_target(screen, x, y, element) or screen.hit_test(x, y, clickable_only=False)
     if target is None:
@@ -318,9 +321,6 @@ def propose_annotation(
     ``world`` (the task's world) lets the proposer drop texts that do not tell the goal apart
     (``texts``, when given, is that world's :class:`AppTexts` already counted).
     """
-    from llamatouch.evaluator.matcher import check_checkpoint
-    from llamatouch.evaluator.options import EvalOptions
-    from llamatouch.evaluator.stepview import StepView
 
     man = trace.manifest
     task_id = task.id if task else (man.task.id or man.episode_id)

@@ -42,7 +42,11 @@ from llamatouch.essential.schema import (
     Locator,
     Primitive,
 )
+from llamatouch.evaluator.imagehash import crop, dhash
+from llamatouch.evaluator.stepview import StepView
+from llamatouch.trace.format import StepRecord
 from llamatouch.ui.node import Bounds
+from llamatouch.ui.xmlio import read_uiautomator_file
 
 KNOWN_KEYWORDS = (
     "activity",
@@ -217,7 +221,6 @@ class _Step:
                 xml = self.path(".xml")
                 if not xml.is_file():
                     raise InputFormatError(png, "no screenshot and no hierarchy to size the screen")
-                from llamatouch.ui.xmlio import read_uiautomator_file
 
                 scr = read_uiautomator_file(xml)
                 self._size = (scr.width, scr.height)
@@ -231,17 +234,12 @@ class _Step:
             raise InputFormatError(p, f"cannot read: {exc.strerror or exc}") from exc
 
     def screen_text(self) -> str:
-        from llamatouch.evaluator.stepview import StepView
-        from llamatouch.trace.format import StepRecord
-        from llamatouch.ui.xmlio import read_uiautomator_file
 
         scr = read_uiautomator_file(self.path(".xml"))
         return StepView(None, screen=scr, record=StepRecord(index=self.index)).screen_text()
 
     def image_primitive(self, item: dict[str, Any]) -> Primitive:
         from PIL import Image
-
-        from llamatouch.evaluator.imagehash import crop, dhash
 
         w, h = self.size()
         comp = component_from_json(item, w, h)

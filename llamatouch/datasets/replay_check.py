@@ -21,11 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llamatouch.actions import Finish, action_from_json
+from llamatouch.agent import DeviceCapabilities
 from llamatouch.datasets.task_paths import add_task_edges
 from llamatouch.device.base import Observation
 from llamatouch.errors import LlamaTouchError
 from llamatouch.essential.schema import Annotation
+from llamatouch.evaluator.scoring import score_trace
 from llamatouch.tasks import Task
+from llamatouch.trace.format import StepRecord, TraceManifest, TraceWriter, read_trace
+from llamatouch.trace.records import TaskRef
 from llamatouch.ui.xmlio import read_uiautomator_xml
 from llamatouch.world import World, WorldTransition, safe_name
 
@@ -134,9 +138,6 @@ def replay_task(
     screenshot) as a trace in ``out_dir``, the action taken on each screen, ``finish`` on the
     last. ``screenshots=False`` leaves screenshots out (a check whose annotation has no
     image primitive does not need them). Returns the trace folder."""
-    from llamatouch.agent import DeviceCapabilities
-    from llamatouch.trace.format import StepRecord, TraceManifest, TraceWriter
-    from llamatouch.trace.records import TaskRef
     from llamatouch_emulator.virtual import VirtualDevice
 
     dev = VirtualDevice(world, serial=f"replay-{task.id}")
@@ -191,8 +192,6 @@ def check_annotation(
 ) -> str:
     """Replay ``task`` (see :func:`replay_task`) and score the replay with ``annotation``
     (the essential evaluator). Returns ``""`` when it scores ``success``, else the reason."""
-    from llamatouch.evaluator.scoring import score_trace
-    from llamatouch.trace.format import read_trace
 
     images = any(p.type == "image" for c in annotation.checkpoints for p in c.primitives)
     folder = replay_task(world, task, Path(work_dir) / task.id, screenshots=images)
