@@ -1,4 +1,6 @@
-"""Essential-state annotations: schema and store, LlamaTouch importer, automatic proposer."""
+"""Essential-state annotations: the schema and its store (a leaf: the evaluator reads it; the
+proposer, self-test and importers that build annotations live in :mod:`llamatouch.annotating`
+and :mod:`llamatouch.datasets`)."""
 
 from llamatouch.essential.schema import (
     ANNOTATION_SCHEMA,
