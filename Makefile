@@ -24,6 +24,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy -p llamatouch -p llamatouch_agents -p llamatouch_emulator scripts/demo_builder.py
