@@ -238,8 +238,9 @@ class AgentOptions:
 
     Attributes:
         model: the LLM spec for agents that use one (``"embedded"``, a ``.gguf`` path,
-            ``"openai:MODEL"``); see :class:`llamatouch.llm.LLMConfig`.
-        base_url: OpenAI-compatible endpoint for ``openai:`` models (key from the environment).
+            ``"openai:MODEL"``, ``"device:PORT"``); see :class:`llamatouch.llm.LLMConfig`.
+        base_url: OpenAI-compatible endpoint for ``openai:`` models (key from the environment);
+            for ``device:PORT`` the runner sets it to the forward to the episode's device.
         seed: random seed (sampling, random choices).
         max_steps: the run's ``--max-steps`` when given, else the largest step limit of the
             run's tasks. The limit of each episode (which the runner enforces) is
