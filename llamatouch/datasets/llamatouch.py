@@ -13,10 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llamatouch.datasets.report import ImportProblem, ImportReport
-from llamatouch.errors import InputFormatError, LlamaTouchError
-from llamatouch.tasks import TaskSuite
-from llamatouch.trace.llamatouch_gt import (
+from llamatouch.datasets.llamatouch_gt import (
     EpisodeMeta,
     convert_agentenv_trace,
     convert_gt_episode,
@@ -25,6 +22,9 @@ from llamatouch.trace.llamatouch_gt import (
     read_task_metadata,
     task_id_for,
 )
+from llamatouch.datasets.report import ImportProblem, ImportReport
+from llamatouch.errors import InputFormatError, LlamaTouchError
+from llamatouch.tasks import TaskSuite
 
 METADATA_NAME = "llamatouch_task_metadata.tsv"
 SUITE_NAME = "llamatouch"

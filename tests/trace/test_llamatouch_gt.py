@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 
 from llamatouch.datasets.llamatouch import import_agentenv, import_llamatouch_gt
-from llamatouch.errors import ImageFormatError, InputFormatError, SchemaError
-from llamatouch.trace.format import read_trace
-from llamatouch.trace.llamatouch_gt import (
+from llamatouch.datasets.llamatouch_gt import (
     convert_agentenv_trace,
     convert_gt_episode,
     metadata_tasks,
@@ -26,6 +24,8 @@ from llamatouch.trace.llamatouch_gt import (
     read_gt_episode,
     read_task_metadata,
 )
+from llamatouch.errors import ImageFormatError, InputFormatError, SchemaError
+from llamatouch.trace.format import read_trace
 from llamatouch.trace.records import action_to_json
 
 
