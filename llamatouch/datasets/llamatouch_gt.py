@@ -46,13 +46,13 @@ from typing import Any
 
 from llamatouch.actions import Finish, Key, Swipe, Tap, Type
 from llamatouch.agent import DeviceCapabilities
+from llamatouch.datasets.llamatouch_vh import read_vh_file
 from llamatouch.errors import ImageFormatError, InputFormatError, SchemaError
 from llamatouch.fsutil import load_json_file
 from llamatouch.tasks import Task
 from llamatouch.trace.format import PNG_MAGIC, StepRecord, TraceManifest, TraceWriter
 from llamatouch.trace.records import TaskRef, action_from_record
 from llamatouch.ui.node import UIScreen
-from llamatouch.ui.vh import read_vh_file
 from llamatouch.ui.xmlio import read_uiautomator_file, write_uiautomator_xml
 
 METADATA_COLUMNS = ("episode", "category", "path", "description", "nsteps", "app")

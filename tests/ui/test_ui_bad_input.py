@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from llamatouch.datasets.llamatouch_vh import read_component_list, read_vh_file
 from llamatouch.errors import ImageFormatError, JsonFormatError, XmlFormatError
 from llamatouch.ui import xmlio
 from llamatouch.ui.droidbot import read_droidbot_state
 from llamatouch.ui.image import decode_image, read_image
-from llamatouch.ui.vh import read_component_list, read_vh_file
 from llamatouch.ui.xmlio import parse_xml_bytes, read_uiautomator_file
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

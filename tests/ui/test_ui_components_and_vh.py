@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from llamatouch.datasets.llamatouch_vh import (
+    COMPONENT_ROOT_CLASS,
+    read_component_list,
+    read_vh_file,
+)
 from llamatouch.ui.components import (
     component_at,
     component_list,
@@ -14,7 +19,6 @@ from llamatouch.ui.components import (
 )
 from llamatouch.ui.droidbot import screen_from_droidbot
 from llamatouch.ui.node import Bounds, UINode, UIScreen, build_screen
-from llamatouch.ui.vh import COMPONENT_ROOT_CLASS, read_component_list, read_vh_file
 
 
 def test_vh_reader_on_real_views(
