@@ -215,3 +215,46 @@ def test_devices_cleanup_forwards_removes_what_a_killed_run_left(rig: Rig,
                           env=rig.env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "removed 1 forward(s)" in done.stdout, done.stdout
     assert rig.forwards() == []
+
+
+CRASH_ONCE = '''
+import ctypes
+import os
+from pathlib import Path
+
+from llamatouch.actions import Finish
+from llamatouch.agent import Agent, AgentStep
+
+MARKER = Path(os.environ["CRASH_ONCE_MARKER"])
+
+
+class CrashOnce(Agent):
+    """Kills its worker process (SIGSEGV) at its first step, once; then finishes at once."""
+
+    name = "crash-once"
+
+    def reset(self, task, capabilities):
+        pass
+
+    def step(self, observation, history):
+        if not MARKER.exists():
+            MARKER.touch()
+            ctypes.string_at(0)
+        return AgentStep(Finish())
+'''
+
+
+def test_a_crashed_workers_forward_is_removed_by_its_replacement(rig: Rig,
+                                                                 tmp_path: Path) -> None:
+    agent = tmp_path / "crash_once.py"
+    agent.write_text(CRASH_ONCE)
+    env = dict(rig.env, CRASH_ONCE_MARKER=str(tmp_path / "crashed"))
+    argv = [sys.executable, "-m", "llamatouch", "eval", "--agent", f"{agent}:CrashOnce",
+            "--model", "device:8080", "--device", rig.phones[0].serial, "--task", TASKS[0],
+            "--out", str(tmp_path / "run"), "--no-progress"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert (tmp_path / "crashed").exists(), done.stderr[-2000:]  # the first worker died
+    assert done.returncode == 0, done.stderr[-2000:]  # the retry on a fresh worker finished
+    manifest = _manifests(tmp_path / "run")[0]
+    assert "SIGSEGV" in " ".join(manifest["usage"]["earlier_failures"])
+    assert rig.forwards() == []
