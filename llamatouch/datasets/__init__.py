@@ -2,5 +2,5 @@
 
 Each importer reads a dataset layout as published and writes llamatouch's own formats
 (worlds, task suites, traces). Importers never crash on a malformed record: they skip it and
-report an :class:`~llamatouch.datasets.report.ImportProblem`.
+report an :class:`~llamatouch.datasets.problems.ImportProblem`.
 """

@@ -35,7 +35,7 @@ from llamatouch.datasets.droidbot_common import (
     load_states,
     rel,
 )
-from llamatouch.datasets.report import AppSummary, ImportProblem, ImportReport
+from llamatouch.datasets.problems import AppSummary, ImportProblem, ImportReport
 from llamatouch.datasets.utg import AppContext, build_world
 from llamatouch.errors import ImageFormatError, InputFormatError
 from llamatouch.trace.format import StepRecord, TraceManifest, TraceWriter

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.actions import KEYS, Key, LongPress, OpenApp, Scroll, Tap, Type
-from llamatouch.datasets.report import ImportProblem
+from llamatouch.datasets.problems import ImportProblem
 from llamatouch.errors import InputFormatError
 from llamatouch.fsutil import load_json_file
 from llamatouch.ui.droidbot import screen_from_droidbot

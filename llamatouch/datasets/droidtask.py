@@ -14,7 +14,7 @@ Output (under ``--out DIR``)::
 
 A task is *fully resolved* when every record resolves to a state and an action; only then are
 ``gt_states`` / ``gt_actions`` filled in. Nothing here raises on a bad record: problems are
-collected as :class:`~llamatouch.datasets.report.ImportProblem` and the import finishes.
+collected as :class:`~llamatouch.datasets.problems.ImportProblem` and the import finishes.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from llamatouch.datasets.droidbot_common import (
     load_states,
     rel,
 )
+from llamatouch.datasets.problems import AppSummary, ImportProblem, ImportReport
 from llamatouch.datasets.recorded_html import (
     RecordedElement,
     match_element,
@@ -43,7 +44,6 @@ from llamatouch.datasets.recorded_html import (
     parse_recorded_html,
 )
 from llamatouch.datasets.replay_check import check_annotation, make_replayable
-from llamatouch.datasets.report import AppSummary, ImportProblem, ImportReport
 from llamatouch.datasets.task_paths import add_task_edges, scroll_steps
 from llamatouch.datasets.utg import AppContext, build_world
 from llamatouch.errors import InputFormatError, LlamaTouchError

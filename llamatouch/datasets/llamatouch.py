@@ -22,7 +22,7 @@ from llamatouch.datasets.llamatouch_gt import (
     read_task_metadata,
     task_id_for,
 )
-from llamatouch.datasets.report import ImportProblem, ImportReport
+from llamatouch.datasets.problems import ImportProblem, ImportReport
 from llamatouch.errors import InputFormatError, LlamaTouchError
 from llamatouch.tasks import TaskSuite
 

@@ -14,7 +14,7 @@ from llamatouch.datasets.droidbot_common import (
     parse_am_start,
     rel,
 )
-from llamatouch.datasets.report import ImportProblem
+from llamatouch.datasets.problems import ImportProblem
 from llamatouch.ui.node import UIScreen
 from llamatouch.world import World, WorldApp, WorldState, WorldTransition
 
