@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+# the test cluster's nodes advertise and bind loopback (read by Ray when it is imported)
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 ray = pytest.importorskip("ray")
 
 from ray.cluster_utils import Cluster  # noqa: E402
@@ -42,11 +44,11 @@ NODE = {"num_cpus": 1, "object_store_memory": 100 * 1024**2, "include_dashboard"
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     """Head (no devices), node A (2 slots of world demo), node B (1 slot of world demo2)."""
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     c = Cluster(initialize_head=True, head_node_args=dict(NODE))
     c.node_a = c.add_node(**NODE, resources={"llamatouch_world:demo": 2})
     c.node_b = c.add_node(**NODE, resources={"llamatouch_world:demo2": 1})
     c.wait_for_nodes()
+    assert c.address.startswith("127.0.0.1:"), c.address
     ray.init(address=c.address, include_dashboard=False, configure_logging=False,
              log_to_driver=False)
     try:
