@@ -13,6 +13,7 @@ See ``docs/world-format.md``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from llamatouch.ui.node import UIScreen
 from llamatouch.ui.xmlio import read_uiautomator_file, write_uiautomator_xml
 
 WORLD_SCHEMA = "llamatouch.world/1"
+#: Entry-point group where packages register the worlds they ship: each entry point loads to
+#: a function returning ``{name: world folder}`` (the virtual device package ships ``demo``).
+WORLDS_GROUP = "llamatouch.worlds"
 
 
 @dataclass(slots=True)
@@ -298,3 +302,41 @@ def load_world(folder: str | Path) -> World:
 def safe_name(name: str) -> bool:
     """Ids used as file names: letters, digits, ``-``, ``_``, ``.`` (not leading)."""
     return bool(name) and name[0] != "." and all(c.isalnum() or c in "-_." for c in name)
+
+
+def shipped_worlds() -> dict[str, Path]:
+    """Every world a package registers (entry-point group :data:`WORLDS_GROUP`), by name."""
+    found: dict[str, Path] = {}
+    for ep in sorted(entry_points(group=WORLDS_GROUP), key=lambda e: e.name):
+        for name, folder in ep.load()().items():
+            found.setdefault(name, Path(folder))
+    return found
+
+
+def resolve_world(name: str | Path, base: Path | None = None) -> World:
+    """A world by folder or by registered name (see :func:`shipped_worlds`).
+
+    Tried in order: ``base/NAME`` and ``base/worlds/NAME`` (when ``base`` is given), ``NAME``
+    as a folder holding ``world.json`` (or as the ``world.json`` file itself), then a
+    registered name.
+
+    Raises:
+        SchemaError: ``name`` is none of these (the message lists the registered names).
+    """
+    text = str(name)
+    path = Path(text).expanduser()
+    candidates = [path]
+    if base is not None:
+        candidates[:0] = [base / text, base / "worlds" / text]
+    for folder in candidates:
+        if (folder / "world.json").is_file():
+            return load_world(folder)
+    if path.name == "world.json" and path.is_file():
+        return load_world(path.parent)
+    shipped = shipped_worlds()
+    if text in shipped:
+        return load_world(shipped[text])
+    known = ", ".join(sorted(shipped)) or "none"
+    raise SchemaError(
+        text, "world", f"not a shipped world (known: {known}) nor a folder with world.json"
+    )

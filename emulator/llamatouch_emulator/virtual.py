@@ -729,6 +729,11 @@ class VirtualDevice(Device):
         :attr:`typed_log` keep growing (they record the device's whole life)."""
         self._call(lambda: self._reset_session(package))
 
+    def load_state(self, name: str) -> None:
+        """:meth:`Device.load_state`: start an episode at world state ``name`` (see
+        :meth:`reset_to_state`)."""
+        self.reset_to_state(name)
+
     def reset_to_state(self, state_id: str) -> None:
         """Start an episode at a given world state (a task's ``start_state``)."""
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llamatouch.errors import SchemaError
-from llamatouch.world import World, load_world
+from llamatouch.world import World, resolve_world
 
 #: Worlds shipped inside this package (``worlds/<name>/world.json``).
 WORLDS_DIR = Path(__file__).resolve().parent / "worlds"
@@ -27,21 +26,17 @@ def shipped_worlds() -> list[str]:
     return sorted(p.name for p in WORLDS_DIR.iterdir() if (p / "world.json").is_file())
 
 
+def shipped_world_dirs() -> dict[str, Path]:
+    """``{name: folder}`` of the worlds shipped here; registered in the ``llamatouch.worlds``
+    entry-point group, which :func:`llamatouch.world.resolve_world` reads."""
+    return {name: WORLDS_DIR / name for name in shipped_worlds()}
+
+
 def load_named_world(name_or_path: str | Path) -> World:
     """``"demo"`` (or another shipped name) → that world; a folder path → :func:`load_world`.
 
-    A name that is neither a shipped world nor a folder holding ``world.json`` raises
+    The same lookup as :func:`llamatouch.world.resolve_world` (no base folder): a name that is
+    neither a registered world nor a folder holding ``world.json`` raises
     :class:`~llamatouch.errors.SchemaError` naming it.
     """
-    text = str(name_or_path)
-    path = Path(text).expanduser()
-    if text in shipped_worlds() and not (path / "world.json").is_file():
-        return load_world(WORLDS_DIR / text)
-    if (path / "world.json").is_file():
-        return load_world(path)
-    if path.name == "world.json" and path.is_file():
-        return load_world(path.parent)
-    known = ", ".join(shipped_worlds()) or "none"
-    raise SchemaError(
-        text, "world", f"not a shipped world (known: {known}) nor a folder with world.json"
-    )
+    return resolve_world(name_or_path)

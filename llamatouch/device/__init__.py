@@ -1,75 +1,69 @@
 """Devices: the :class:`~llamatouch.device.base.Device` interface and ways to get one.
 
-``connect(spec)`` understands:
+``connect(spec)`` takes the ``--device`` grammar of :mod:`llamatouch.device.spec`:
 
-* ``virtual:WORLD`` — an in-process :class:`~llamatouch_emulator.virtual.VirtualDevice`
-  replaying ``WORLD`` (``demo`` or a world folder);
+* ``virtual:WORLD`` — the virtual device in process, replaying ``WORLD`` (``demo`` or a world
+  folder; ``virtual`` alone is ``demo``);
 * ``adb-virtual:WORLD`` — the same world served by our ADB wire-protocol server and driven
   through a private real ``adb`` server (an :class:`~llamatouch.device.adb.AdbDevice`); the
   session is torn down by the device's ``close()``;
-* anything else — an adb serial (``emulator-5554``, ``127.0.0.1:5555``, a USB serial) on the
-  adb server at ``$ANDROID_ADB_SERVER_PORT`` (default 5037); ``adb:SERIAL`` is accepted too.
+* ``adb:SERIAL`` or a bare serial (``emulator-5554``, ``127.0.0.1:5555``, a USB serial) — a
+  device on the adb server at ``$ANDROID_ADB_SERVER_PORT`` (default 5037).
+
+Devices are opened by :func:`~llamatouch.device.kinds.open_device`, the one composition root
+(the runner's device slots use it too); the virtual kinds are registered by the virtual device
+package through the ``llamatouch.devices`` entry-point group.
 """
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from llamatouch.actions import Action
 from llamatouch.device.base import ActResult, Device, Observation
-from llamatouch.errors import DeviceError
+from llamatouch.device.kinds import DeviceHandle, OpenRequest, open_device
+from llamatouch.device.spec import DEFAULT_DEVICE, DeviceKind, DeviceSpec
 
-if TYPE_CHECKING:
-    from llamatouch_emulator.harness import AdbSession
-
-__all__ = ["ActResult", "Device", "Observation", "connect"]
+__all__ = [
+    "DEFAULT_DEVICE",
+    "ActResult",
+    "Device",
+    "DeviceHandle",
+    "DeviceKind",
+    "DeviceSpec",
+    "Observation",
+    "OpenRequest",
+    "connect",
+    "open_device",
+]
 
 
 def connect(spec: str, *, seed: int = 0, **adb_options: Any) -> Device:
-    """A :class:`Device` for ``spec`` (see the module docstring).
+    """A :class:`Device` for ``spec`` (see the module docstring); closing it releases
+    everything opened for it.
 
     ``seed`` seeds virtual devices; ``adb_options`` are :class:`~llamatouch.device.adb.
-    AdbConfig` fields for adb devices.
+    AdbConfig` fields for adb devices (and for the ADB client of ``adb-virtual``).
     """
-    if not spec:
-        raise DeviceError("empty device spec (try virtual:demo, adb-virtual:demo or a serial)")
-    kind, sep, rest = spec.partition(":")
-    if sep and kind == "virtual":
-        from llamatouch_emulator.virtual import VirtualDevice
-        from llamatouch_emulator.worlds import load_named_world
-
-        return VirtualDevice(load_named_world(rest or "demo"), seed=seed)
-    if sep and kind == "adb-virtual":
-        from llamatouch_emulator.harness import AdbSession, SessionConfig
-
-        session = AdbSession.for_world(rest or "demo", seed=seed,
-                                       config=SessionConfig(adb_config=dict(adb_options)))
-        try:
-            session.start()
-        except BaseException:
-            session.close()
-            raise
-        return _SessionDevice(session)
-    from llamatouch.device.adb import AdbConfig, AdbDevice
-
-    serial = rest if sep and kind == "adb" else spec
-    port = int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037"))
-    options = {"adb_port": port, **adb_options}
-    return AdbDevice(AdbConfig(serial=serial, **options))
+    handle = open_device(DeviceSpec.parse(spec), OpenRequest(seed=seed, adb_options=adb_options))
+    if handle.close == handle.device.close:
+        return handle.device
+    return _OwnedDevice(handle)
 
 
-class _SessionDevice(Device):
-    """An AdbDevice that owns its :class:`AdbSession` (closing it ends the session)."""
+class _OwnedDevice(Device):
+    """A device whose ``close()`` closes its whole :class:`DeviceHandle` (e.g. the ADB session
+    behind an ``adb-virtual`` device)."""
 
-    def __init__(self, session: AdbSession) -> None:
-        self.session = session
-        self.inner = session.device
+    def __init__(self, handle: DeviceHandle) -> None:
+        self.handle = handle
+        self.inner = handle.device
         self.serial = self.inner.serial
 
     def observe(self, *, with_packages: bool = False) -> Observation:
         return self.inner.observe(with_packages=with_packages)
 
-    def act(self, action: Any) -> ActResult:
+    def act(self, action: Action) -> ActResult:
         return self.inner.act(action)
 
     def open_app(self, package: str, activity: str | None = None) -> None:
@@ -85,7 +79,7 @@ class _SessionDevice(Device):
         return self.inner.installed_packages()
 
     def reset(self, package: str | None = None) -> None:
-        self.inner.reset(package)  # the session's reset hook resets the served device
+        self.inner.reset(package)
 
     def health(self) -> bool:
         return self.inner.health()
@@ -93,8 +87,11 @@ class _SessionDevice(Device):
     def screen_size(self) -> tuple[int, int]:
         return self.inner.screen_size()
 
-    def close(self) -> None:
-        self.session.close()
+    def load_state(self, name: str) -> None:
+        self.inner.load_state(name)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    def save_state(self, name: str) -> None:
+        self.inner.save_state(name)
+
+    def close(self) -> None:
+        self.handle.close()

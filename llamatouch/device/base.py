@@ -106,5 +106,24 @@ class Device(abc.ABC):
         obs = self.observe()
         return obs.screen.width, obs.screen.height
 
+    def load_state(self, name: str) -> None:
+        """Put the device in a saved state (optional capability).
+
+        What ``name`` means is the device's: a world state id on the virtual device (a task's
+        ``start_state``), a snapshot name on an Android emulator.
+
+        Raises:
+            NotImplementedError: this device cannot load states (the default).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support loading a state")
+
+    def save_state(self, name: str) -> None:
+        """Save the device's current state as ``name`` (optional capability).
+
+        Raises:
+            NotImplementedError: this device cannot save states (the default).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support saving a state")
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; default does nothing."""

@@ -1,0 +1,54 @@
+"""The device kinds this package provides, registered with the core through the entry-point
+group ``llamatouch.devices`` (see :mod:`llamatouch.device.kinds`): ``virtual`` (the virtual
+device in process) and ``adb-virtual`` (the same device behind our ADB server and a private
+real ``adb`` server)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from llamatouch.device.kinds import DeviceHandle, OpenRequest
+from llamatouch.device.spec import DeviceKind, DeviceSpec
+from llamatouch.world import World, resolve_world
+from llamatouch_emulator.harness import AdbSession, SessionConfig
+from llamatouch_emulator.virtual import VirtualDevice
+
+
+def _world(spec: DeviceSpec, request: OpenRequest) -> World:
+    return resolve_world(spec.arg or request.world or "demo", request.world_base)
+
+
+def _world_label(world: World, name: str) -> str:
+    return str(world.root) if world.root else name
+
+
+def open_virtual(spec: DeviceSpec, request: OpenRequest) -> DeviceHandle:
+    """The virtual device in process on the spec's world (else ``request.world``)."""
+    world = _world(spec, request)
+    device = VirtualDevice(
+        world, seed=request.seed, serial=f"virtual-{request.index}-{world.name}"
+    )
+    return DeviceHandle(
+        device, DeviceKind.VIRTUAL, world=_world_label(world, world.name), screenshots=True,
+        world_states=True, close=device.close,
+    )
+
+
+def open_adb_virtual(spec: DeviceSpec, request: OpenRequest) -> DeviceHandle:
+    """The virtual device served over ADB, driven through a real ``adb`` server.
+
+    The returned :class:`~llamatouch.device.adb.AdbDevice` loads world states out of band (the
+    served device jumps, as an emulator snapshot load would); ``close`` ends the session.
+    """
+    world = _world(spec, request)
+    served = VirtualDevice(world, seed=request.seed, serial=f"emulator-{request.index}")
+    with contextlib.ExitStack() as stack:
+        session = stack.enter_context(
+            AdbSession(served, SessionConfig(adb_config=dict(request.adb_options)))
+        )
+        device = session.device
+        stack.pop_all()
+    return DeviceHandle(
+        device, DeviceKind.ADB_VIRTUAL, world=_world_label(world, world.name),
+        screenshots=True, world_states=True, close=session.close,
+    )
