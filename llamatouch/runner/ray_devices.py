@@ -51,7 +51,7 @@ def check_device(kind: str, name: str, timeout_s: float = 5.0) -> str:
                     dev.close()
         if not name:
             return "ok (any world)"
-        from llamatouch.runner.devices import resolve_world
+        from llamatouch.world import resolve_world
 
         world = resolve_world(name)
         return f"ok ({len(world.states)} screens)"

@@ -282,7 +282,7 @@ class AutoDroidAgent(Agent):
         key = (world_name, app)
         if key in self._memories:
             return self._memories[key]
-        from llamatouch.runner.devices import resolve_world
+        from llamatouch.world import resolve_world
 
         try:
             world = resolve_world(world_name)
