@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from llamatouch.runner.devices import VIRTUAL_KINDS, parse_spec
+from llamatouch.device.spec import DeviceKind, DeviceSpec
 from llamatouch.runner.runconfig import RunError
 from llamatouch.runner.work import EpisodeSpec
 
@@ -129,7 +129,8 @@ def node_resources(device_specs: Sequence[str]) -> dict[str, float]:
     """
     out: dict[str, float] = {}
     for spec in device_specs:
-        kind, arg = parse_spec(spec)
+        parsed = DeviceSpec.parse(spec)
+        kind, arg = parsed.kind, parsed.arg
         if kind == "adb":
             out[RES_DEVICE + arg] = 1
         else:
@@ -146,9 +147,9 @@ def resources_json(device_specs: Sequence[str]) -> str:
 def virtual_kind(device_specs: Sequence[str]) -> str:
     """The kind of virtual device the run asked for (``adb-virtual`` unless ``virtual``)."""
     for spec in device_specs:
-        kind, _ = parse_spec(spec)
-        if kind in VIRTUAL_KINDS:
-            return kind
+        kind = DeviceSpec.parse(spec).kind
+        if kind is not DeviceKind.ADB:
+            return kind.value
     return "adb-virtual"
 
 

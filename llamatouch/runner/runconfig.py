@@ -114,9 +114,9 @@ def check_config(config: EvalConfig) -> None:
 def _check_on_device(config: EvalConfig) -> None:
     """``--model device:PORT`` needs a port and devices reached through adb that can host a
     model server (a phone, or ``llamatouch emulator serve --llm-server``)."""
+    from llamatouch.device.spec import DeviceSpec
     from llamatouch.errors import LLMError
     from llamatouch.llm.on_device import device_port
-    from llamatouch.runner.devices import VIRTUAL_KINDS, parse_spec
 
     try:
         port = device_port(config.model)
@@ -124,7 +124,7 @@ def _check_on_device(config: EvalConfig) -> None:
         raise RunError(f"--model: {exc}") from None
     if port is None:
         return
-    virtual = [d for d in config.devices if parse_spec(d)[0] in VIRTUAL_KINDS]
+    virtual = [d for d in config.devices if DeviceSpec.parse(d).is_virtual]
     if not config.devices or virtual:
         raise RunError(
             f"--model {config.model} runs the model on the device: name the device with "

@@ -16,8 +16,9 @@ from typing import Any
 
 from llamatouch.agent import AgentOptions
 from llamatouch.agent_registry import resolve_agent_class
+from llamatouch.device.spec import DEFAULT_DEVICE, DeviceKind, DeviceSpec
 from llamatouch.errors import LlamaTouchError
-from llamatouch.runner.devices import DEFAULT_DEVICE, DeviceSlot, parse_spec
+from llamatouch.runner.devices import DeviceSlot
 from llamatouch.runner.executor import Executor
 from llamatouch.runner.local import LocalProcessExecutor
 from llamatouch.runner.results import (
@@ -112,7 +113,7 @@ def _existing(trace_root: Path) -> dict[str, TraceManifest]:
 def _worker_specs(config: EvalConfig) -> tuple[str, ...]:
     specs = list(config.devices) or [DEFAULT_DEVICE]
     n = config.workers or len(specs)
-    real = [s for s in specs if parse_spec(s)[0] == "adb"]
+    real = [s for s in specs if DeviceSpec.parse(s).kind is DeviceKind.ADB]
     if real and n > len(specs):
         raise RunError(
             f"--workers {n} but only {len(specs)} device(s) named: one episode per device "
