@@ -12,9 +12,10 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from llamatouch import __version__
+from llamatouch.cli.common import DefaultsHelpFormatter
 from llamatouch.errors import InputFormatError, LlamaTouchError
 
 #: (command, module, one-line help) in the order ``--help`` lists them.
@@ -33,7 +34,12 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (and exit status 2)."""
+    """An argument parser whose errors are one line (and exit status 2), and whose help
+    shows every option's default (its sub-parsers are ``_Parser`` too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")

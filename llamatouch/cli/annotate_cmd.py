@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from llamatouch.cli import args as argtypes
+from llamatouch.cli.common import add_hidden_alias
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,12 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="annotation store the tool saves to (default: the repository's annotations/)",
     )
-    parser.add_argument("--task-id", type=argtypes.text_arg(200), default="",
+    parser.add_argument("--task", type=argtypes.text_arg(200), default="", metavar="ID",
                         help="task id (default: from the trace)")
+    add_hidden_alias(parser, "--task-id", dest="task", type=argtypes.text_arg(200))
     parser.add_argument("--host", type=argtypes.text_arg(255), default="127.0.0.1",
-                        help="interface to listen on (default 127.0.0.1: this machine only)")
+                        help="interface to listen on (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=argtypes.port_or_any, default=8765,
-                        help="port, 1..65535 (0: any free port; default 8765)")
+                        help="port, 1..65535, 0: any free port (default: 8765)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--suite", type=argtypes.output_file, default=None,
                         help="when TRACE_DIR is a world folder: author tasks on it and add "
@@ -44,7 +46,7 @@ def run(ns: argparse.Namespace) -> int:
         SessionConfig(
             trace_dir=ns.trace_dir.resolve(),
             annotations_dir=(ns.annotations or annotations_dir()).resolve(),
-            task_id=ns.task_id,
+            task_id=ns.task,
         )
     )
     token = new_token()

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from llamatouch.cli import args as argtypes
+from llamatouch.cli.common import add_adb_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--virtual", action="store_true",
                         help="list the shipped virtual worlds instead of adb devices")
-    parser.add_argument("--adb-host", type=argtypes.text_arg(255), default="127.0.0.1",
-                        help="adb server host")
-    parser.add_argument("--adb-port", type=argtypes.port,
-                        default=int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037")),
-                        help="adb server port (default $ANDROID_ADB_SERVER_PORT or 5037)")
-    parser.add_argument("--timeout", type=argtypes.positive_float, default=5.0,
-                        help="seconds per device query (default 5)")
+    add_adb_args(parser)
     parser.add_argument("--cleanup-forwards", action="store_true",
                         help="remove the adb forwards left by llamatouch runs that were killed "
                         "(--model device:PORT; see docs/on-device.md) and exit")

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from llamatouch.cli.common import add_evaluator_args
+
 #: Exit code when some episode ended as an infrastructure failure or a crash.
 EXIT_INFRA = 1
 #: Exit code of a usage error.
@@ -33,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "annotations": "",
     "require_finish": False,
+    "allow_shared_screen": False,
+    "skip_types": (),
     "memory_dir": "",
     "workers": 0,
     "infra_retries": 2,
@@ -87,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--trials", type=_int_at_least(1), default=None, metavar="K",
-        help="trials per task (default 1)",
+        help="trials per task (default: 1)",
     )
     parser.add_argument(
         "--max-steps", type=_int_at_least(1), default=None, metavar="N",
@@ -110,14 +114,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--infra-retries", type=_int_at_least(0), default=None, metavar="N",
         help="retries of an episode hit by an infrastructure failure (device, LLM service) or "
-        "by a crash of its worker process (default 2)",
+        "by a crash of its worker process (default: 2)",
     )
-    parser.add_argument("--seed", type=int, default=None, help="base seed (default 0)")
+    parser.add_argument("--seed", type=int, default=None, help="base seed (default: 0)")
     parser.add_argument("--annotations", default=None, metavar="DIR", help="annotations folder")
-    parser.add_argument(
-        "--require-finish", action="store_true", default=None,
-        help="success also requires the agent to have declared completion",
-    )
+    add_evaluator_args(parser, unset=True)
     parser.add_argument(
         "--agent-param", action="append", default=[], metavar="KEY=VALUE",
         help="agent-specific setting (repeat)",
@@ -187,13 +188,19 @@ def _default_out(suite: str, agent: str, resume: bool) -> Path:
 #: ``EvalConfig`` field ← ``args`` attribute, for the arguments given as plain values.
 _PLAIN = (
     "agent", "tasks", "model", "base_url", "trials", "max_steps", "seed", "annotations",
-    "require_finish", "memory_dir", "workers", "infra_retries",
+    "memory_dir", "workers", "infra_retries",
 )
 
 
 def _explicit(args: argparse.Namespace, params: dict[str, str]) -> dict[str, Any]:
     """The settings given on the command line (``EvalConfig`` field names)."""
     out = {name: getattr(args, name) for name in _PLAIN if getattr(args, name) is not None}
+    if args.require_completion is not None:  # --require-completion (or --require-finish)
+        out["require_finish"] = args.require_completion
+    if args.allow_shared_screen is not None:
+        out["allow_shared_screen"] = args.allow_shared_screen
+    if args.skip:
+        out["skip_types"] = tuple(sorted(set(args.skip)))
     if args.task:
         out["task_ids"] = tuple(args.task)
     if args.device:

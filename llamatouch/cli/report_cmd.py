@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from llamatouch.cli import args as argtypes
+from llamatouch.cli.common import add_hidden_alias
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,9 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="embed screenshots in the HTML (one file, default) or write them "
                         "to <out>_files/ beside it")
     parser.add_argument("--thumb-width", type=argtypes.int_range(64, 4096), default=270,
-                        help="screenshot width in the report, pixels, 64..4096 (default 270)")
-    parser.add_argument("--max-steps", type=argtypes.non_negative_int, default=0,
-                        help="most steps shown per episode (0: all)")
+                        help="screenshot width in the report, pixels, 64..4096 (default: 270)")
+    parser.add_argument("--steps-shown", type=argtypes.non_negative_int, default=0,
+                        metavar="N", help="most steps shown per episode, 0: all (default: 0)")
+    add_hidden_alias(parser, "--max-steps", dest="steps_shown",
+                     type=argtypes.non_negative_int)
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -31,7 +34,7 @@ def run(ns: argparse.Namespace) -> int:
     info = build_report(
         ns.run_dir,
         ReportConfig(out=out, embed_images=ns.images == "embed", thumb_width=ns.thumb_width,
-                     max_steps=ns.max_steps),
+                     max_steps=ns.steps_shown),
     )
     print(f"wrote {info['out']}: {info['episodes']} episodes, {info['images']} screenshots"
           + (f", {info['problems']} unreadable files listed" if info["problems"] else ""))

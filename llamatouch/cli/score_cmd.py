@@ -1,14 +1,16 @@
 """``llamatouch score``: score recorded traces against essential-state annotations.
 
     llamatouch score TRACES_DIR --annotations DIR [--labels CSV]
-                     [--evaluator essential|exact|lcs] [--format table|json|csv] [--out FILE]
-                     [--workers N]
+                     [--evaluator essential|exact|lcs] [--format table|json|csv]
+                     [--out DIR | --out FILE.json|.csv|.txt] [--workers N]
 
 Every trace folder below TRACES_DIR (a folder with ``manifest.json``) is scored against
 ``DIR/<task_id>.json``. Bad traces and bad annotations become ``error`` rows; the run goes on
 and the summary counts them. With ``--labels`` the agreement with human labels (accuracy,
 precision, recall, F1, Cohen's kappa with 95% intervals, by app and by primitive type, and
-every disagreement) follows the summary. Exit status: 0, or 1 when nothing could be scored.
+every disagreement) follows the summary. ``--out DIR`` writes a run folder in the row format
+of ``eval`` (``llamatouch report DIR`` reads it). Exit status: 0, or 1 when nothing could be
+scored; 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -20,17 +22,21 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.cli import args as argtypes
+from llamatouch.cli.common import add_evaluator_args
+
+#: ``--out`` names a results file (the form before score wrote run folders) when it ends so.
+_FILE_SUFFIXES = frozenset({".json", ".csv", ".txt", ".tsv"})
+#: ``run.json`` schema of a score run folder.
+SCORE_RUN_SCHEMA = "llamatouch.score-run/1"
 
 
-def _workers(text: str) -> int:
-    """``--workers``: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _out_path(text: str) -> Path:
+    """``--out``: a results file when it ends in one of :data:`_FILE_SUFFIXES` (or is an
+    existing file), else a run folder."""
+    path = Path(text)
+    if path.suffix.lower() in _FILE_SUFFIXES or path.is_file():
+        return argtypes.output_file(text)
+    return argtypes.output_dir(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,47 +48,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--labels", metavar="CSV", type=argtypes.existing_file,
                         help="human labels: episode,human[,note]")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                        help="what is printed (or written to --out FILE.json/.csv/.txt)")
     parser.add_argument(
-        "--evaluator",
-        choices=("essential", "exact", "lcs"),
-        default="essential",
-        help="essential states (default), AITW exact action match, or LCS over actions",
+        "--out", metavar="DIR", type=_out_path,
+        help="run folder to write: results.json, results.csv, summary.json, run.json, as "
+        "'eval' writes them ('llamatouch report DIR' reads it); a path ending in .json, "
+        ".csv, .txt or .tsv is a file that gets the --format output instead "
+        "(default: print only)",
     )
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    parser.add_argument("--out", metavar="FILE", type=argtypes.output_file,
-                        help="write the results here (default stdout)")
+    add_evaluator_args(parser, choose=True)
     parser.add_argument(
-        "--allow-shared-screen",
-        action="store_true",
-        help="one screen may satisfy several consecutive checkpoints (as if every checkpoint "
-        "had shared_screen: true; annotations can set it per checkpoint)",
-    )
-    parser.add_argument(
-        "--require-completion",
-        action="store_true",
-        help="the agent must have declared completion (finish/success)",
-    )
-    parser.add_argument(
-        "--skip",
-        action="append",
-        default=[],
-        metavar="TYPE",
-        help="ignore primitives of this type (repeatable; e.g. --skip semantic)",
-    )
-    parser.add_argument(
-        "--lcs-threshold",
-        type=argtypes.fraction,
-        default=1.0,
-        help="LCS evaluator: success when LCS/len(ground truth) >= this (default 1.0)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=_workers,
-        default=1,
-        metavar="N",
-        help="score in N processes (same results, same order; default 1)",
+        "--workers", type=argtypes.positive_int, default=1, metavar="N",
+        help="score in N processes (same results, same order)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _is_file_out(path: Path) -> bool:
+    return path.suffix.lower() in _FILE_SUFFIXES or path.is_file()
+
+
+def _check_run_folder(out: Path, traces_dir: Path) -> str:
+    """Why ``out`` cannot be a score run folder (``""``: it can): it must be new or empty, an
+    earlier score run, or the folder holding TRACES_DIR (and not an ``eval`` run)."""
+    if not out.exists() or not any(out.iterdir()):
+        return ""
+    run_json = out / "run.json"
+    if run_json.is_file():
+        try:
+            schema = json.loads(run_json.read_text(encoding="utf-8")).get("schema")
+        except (OSError, ValueError, AttributeError):
+            schema = None
+        if schema == SCORE_RUN_SCHEMA:
+            return ""
+        return f"{out} is a folder holding another run ({run_json}): give a new folder"
+    if (out / "results.json").exists() or (out / "results.csv").exists():
+        return f"{out} is a folder holding results of another run: give a new folder"
+    if traces_dir.resolve().parent == out.resolve():
+        return ""
+    return (f"{out} is a folder with other files: give a new or empty folder, an earlier "
+            "score run, or the folder holding TRACES_DIR")
 
 
 def _fmt(v: float) -> str:
@@ -136,6 +142,12 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.traces_dir).is_dir():
         print(f"llamatouch score: {args.traces_dir} is not a folder", file=sys.stderr)
         return 2
+    run_dir = args.out if args.out is not None and not _is_file_out(args.out) else None
+    if run_dir is not None:
+        why = _check_run_folder(run_dir, Path(args.traces_dir))
+        if why:
+            print(f"llamatouch score: error: argument --out: {why}", file=sys.stderr)
+            return 2
     options = EvalOptions(
         allow_shared_screen=args.allow_shared_screen,
         require_completion=args.require_completion,
@@ -181,15 +193,18 @@ def run(args: argparse.Namespace) -> int:
         for r in results:
             rows.append(f"{r.episode_id[:48]:<48} {r.status:<8} {r.reason}")
         text = "\n".join(rows) + "\n"
-    if args.out:
+    to_file = args.out is not None and run_dir is None
+    if to_file:
         from llamatouch.fsutil import atomic_write_text
 
         atomic_write_text(args.out, text)
     else:
         sys.stdout.write(text)
+    if run_dir is not None:
+        _write_run_folder(run_dir, args, results)
 
     # the summary table always goes to stderr when results go to stdout (keeps them parseable)
-    stream = sys.stdout if args.out else sys.stderr
+    stream = sys.stdout if to_file else sys.stderr
     print(
         f"\nSummary ({args.evaluator}): {summary['total']} traces, "
         f"{summary['success']} success, {summary['fail']} fail, {summary['error']} error",
@@ -203,4 +218,53 @@ def run(args: argparse.Namespace) -> int:
         )
     if ag is not None:
         print(_agreement_text(ag), file=stream)
+    if run_dir is not None:
+        print(f"run folder: {run_dir} (results.json, results.csv, summary.json; "
+              f"'llamatouch report {run_dir}' shows it)", file=stream)
     return 0 if summary["total"] > summary["error"] or summary["total"] == 0 else 1
+
+
+def _write_run_folder(out: Path, args: argparse.Namespace, results: list[Any]) -> None:
+    """``out/results.json``, ``results.csv``, ``summary.json`` (the rows ``eval`` writes, with
+    the ``evaluator`` column set) and ``run.json`` (how the traces were scored)."""
+    import time
+
+    from llamatouch.errors import LlamaTouchError
+    from llamatouch.fsutil import atomic_write_json
+    from llamatouch.runner.results import (
+        EpisodeResult,
+        result_from_score,
+        summarize,
+        write_results,
+    )
+    from llamatouch.trace.format import TraceManifest, read_trace
+
+    root = out.resolve()
+    rows: list[EpisodeResult] = []
+    for r in results:
+        folder = Path(r.path).resolve()
+        try:
+            manifest = read_trace(folder).manifest
+        except LlamaTouchError:
+            manifest = TraceManifest(episode_id=r.episode_id)
+        rel = folder.relative_to(root).as_posix() if root in folder.parents else str(folder)
+        row = result_from_score(manifest, rel, evaluator=r.evaluator, verdict=r.status,
+                                reason=r.reason)
+        row.task_id, row.app = row.task_id or r.task_id, row.app or r.app
+        rows.append(row)
+    out.mkdir(parents=True, exist_ok=True)
+    write_results(out, rows, summarize(rows))
+    atomic_write_json(out / "run.json", {
+        "schema": SCORE_RUN_SCHEMA,
+        "config": {
+            "traces_dir": str(Path(args.traces_dir).resolve()),
+            "annotations": str(Path(args.annotations).resolve()),
+            "labels": str(args.labels) if args.labels else None,
+            "evaluator": args.evaluator,
+            "lcs_threshold": args.lcs_threshold,
+            "require_completion": bool(args.require_completion),
+            "allow_shared_screen": bool(args.allow_shared_screen),
+            "skip": list(args.skip),
+        },
+        "updated_at": time.time(),
+    })

@@ -67,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dif.add_argument("a", help="world A (folder or shipped name)")
     dif.add_argument("b", help="world B (folder or shipped name)")
     dif.add_argument("--app", default="", help="compare only the states of this package")
-    dif.add_argument("--format", choices=("table", "json"), default="table")
+    dif.add_argument("--format", choices=("table", "json"), default="table",
+                     help="output format")
 
     rem = sub.add_parser(
         "remap",

@@ -210,9 +210,9 @@ def load_run(run_dir: str | Path) -> RunData:
         return trace
 
     for row in rows.results:
-        ep = Episode(row=row)
+        ep = Episode(row=row, evaluator=row.evaluator)
         ep.trace = find(row.episode_id, row.trace_dir, ep)
-        if ep.trace is not None:
+        if ep.trace is not None and not row.evaluator:  # a score run's verdict is its row's
             ep.verdict = ep.trace.manifest.verdict
         seen.add(row.episode_id)
         episodes.append(ep)

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,15 @@ from llamatouch.errors import LlamaTouchError
 from llamatouch.fsutil import atomic_write_json, atomic_write_text
 from llamatouch.runner.stats import flip_rate, pass_at_k, pass_hat_k, wilson_interval
 from llamatouch.trace.format import TraceManifest, find_traces, read_trace
-from llamatouch.trace.records import OnDeviceUsage
+from llamatouch.trace.records import EpisodeStatus, FailureKind, OnDeviceUsage, VerdictStatus
 
 #: Episode statuses that count as finished work (an ``infra_error`` is retried on resume; a
 #: ``crash`` used up its retries and is final).
-DONE_STATUSES = frozenset({"finished", "step_limit", "agent_error", "crash"})
+DONE_STATUSES = frozenset({EpisodeStatus.FINISHED, EpisodeStatus.STEP_LIMIT,
+                           EpisodeStatus.AGENT_ERROR, EpisodeStatus.CRASH})
 
 #: Failure kinds of episodes that did not run to an end: left out of the success rate.
-NOT_RUN_KINDS = frozenset({"infra", "crash"})
+NOT_RUN_KINDS = frozenset({FailureKind.INFRA, FailureKind.CRASH})
 
 
 @dataclass(slots=True)
@@ -63,6 +64,9 @@ class EpisodeResult:
             device could not say). The per-step prefill/decode seconds are then the device's.
         device_battery_drop: ``--model device:PORT``: battery percentage points lost during
             the episode (negative while charging; 0 when unknown).
+        evaluator: the evaluator that gave ``verdict`` in a ``llamatouch score`` run
+            (``essential``, ``exact`` or ``lcs``); ``""`` in an ``eval`` run (which scores
+            with essential states when the task is annotated).
     """
 
     episode_id: str
@@ -95,20 +99,22 @@ class EpisodeResult:
     oracle: bool = False
     device_llm_pss_mb: float = 0.0
     device_battery_drop: float = 0.0
+    evaluator: str = ""
 
 
 def _failure_kind(status: str, verdict: str) -> str:
-    if verdict == "success":
-        return ""
-    if status == "infra_error":
-        return "infra"
-    if status == "crash":
-        return "crash"
-    if verdict == "unscored":
-        return "unscored"
-    if verdict == "error":
-        return "eval"
-    return "agent"
+    kind = FailureKind.AGENT
+    if verdict == VerdictStatus.SUCCESS:
+        kind = FailureKind.NONE
+    elif status == EpisodeStatus.INFRA_ERROR:
+        kind = FailureKind.INFRA
+    elif status == EpisodeStatus.CRASH:
+        kind = FailureKind.CRASH
+    elif verdict == VerdictStatus.UNSCORED:
+        kind = FailureKind.UNSCORED
+    elif verdict == VerdictStatus.ERROR:
+        kind = FailureKind.EVAL
+    return str(kind)
 
 
 def result_from_manifest(manifest: TraceManifest, trace_dir: str) -> EpisodeResult:
@@ -116,10 +122,10 @@ def result_from_manifest(manifest: TraceManifest, trace_dir: str) -> EpisodeResu
     rows: ``eval``, ``report`` and the notebooks all use it)."""
     u = manifest.usage
     v = manifest.verdict
-    if manifest.status in ("infra_error", "crash"):
-        verdict = "not_run"
+    if manifest.status in (EpisodeStatus.INFRA_ERROR, EpisodeStatus.CRASH):
+        verdict = str(VerdictStatus.NOT_RUN)
     else:
-        verdict = str(v.status) if v is not None else "unscored"
+        verdict = str(v.status) if v is not None else str(VerdictStatus.UNSCORED)
     steps = u.actions if u.actions is not None else max(0, manifest.num_steps)
     wall = u.wall_s
     return EpisodeResult(
@@ -131,7 +137,7 @@ def result_from_manifest(manifest: TraceManifest, trace_dir: str) -> EpisodeResu
         agent=str(manifest.agent.get("name", "")),
         status=str(manifest.status),
         verdict=verdict,
-        success=verdict == "success",
+        success=verdict == VerdictStatus.SUCCESS,
         failure_kind=_failure_kind(manifest.status, verdict),
         steps=steps,
         llm_calls=u.llm.calls,
@@ -151,8 +157,36 @@ def result_from_manifest(manifest: TraceManifest, trace_dir: str) -> EpisodeResu
         reason=v.reason if v is not None else "",
         trace_dir=trace_dir,
         oracle=manifest.agent.get("oracle") is True,
+        evaluator="",
         **_on_device_columns(u.on_device),
     )
+
+
+def result_from_score(
+    manifest: TraceManifest, trace_dir: str, *, evaluator: str, verdict: str, reason: str
+) -> EpisodeResult:
+    """The result row of a trace scored by ``llamatouch score``: the episode's columns from its
+    manifest (:func:`result_from_manifest`), the verdict from ``evaluator``.
+
+    Args:
+        manifest: the trace's manifest (a bare ``TraceManifest(episode_id=...)`` when the
+            trace could not be read).
+        trace_dir: the trace folder, relative to the score run folder when inside it.
+        evaluator: ``essential``, ``exact`` or ``lcs``.
+        verdict: ``success``, ``fail`` or ``error``.
+        reason: the evaluator's reason.
+    """
+    row = result_from_manifest(replace(manifest, verdict=None), trace_dir)
+    status = VerdictStatus(verdict)
+    row.verdict = str(status)
+    row.success = status is VerdictStatus.SUCCESS
+    row.failure_kind = str(
+        FailureKind.NONE if row.success
+        else FailureKind.EVAL if status is VerdictStatus.ERROR else FailureKind.AGENT
+    )
+    row.reason = reason
+    row.evaluator = evaluator
+    return row
 
 
 def _on_device_columns(on_device: OnDeviceUsage | None) -> dict[str, float]:

@@ -50,7 +50,12 @@ class EvalConfig:
         seed: seed of the agents and virtual devices (agents also see the trial number in
             ``AgentTask.trial``).
         annotations: annotations folder (``""``: the suite's default).
-        require_finish: the evaluator demands that the agent declared completion.
+        require_finish: the evaluator demands that the agent declared completion
+            (``--require-completion``; the field keeps its first name so that every
+            ``run.json`` written so far resumes unchanged).
+        allow_shared_screen: one screen may satisfy several consecutive checkpoints
+            (``--allow-shared-screen``).
+        skip_types: primitive types the evaluator ignores (``--skip``), sorted.
         agent_params: agent-specific settings (``--agent-param KEY=VALUE``).
         memory_dir: memory folder for agents that keep one (AutoDroid).
         record_packages: record installed packages at every step (for ``installed`` checks).
@@ -71,6 +76,8 @@ class EvalConfig:
     seed: int = 0
     annotations: str = ""
     require_finish: bool = False
+    allow_shared_screen: bool = False
+    skip_types: tuple[str, ...] = ()
     agent_params: dict[str, str] = field(default_factory=dict)
     memory_dir: str = ""
     record_packages: bool = True
@@ -89,6 +96,8 @@ RUN_DEFINING: tuple[str, ...] = (
     "seed",
     "annotations",
     "require_finish",
+    "allow_shared_screen",
+    "skip_types",
     "agent_params",
     "memory_dir",
     "record_packages",
@@ -167,7 +176,7 @@ def recorded_config(out: Path) -> dict[str, Any]:
 #: setting is optional).
 _STR = ("agent", "tasks", "model", "annotations", "memory_dir")
 _INT = ("workers", "trials", "infra_retries", "seed")
-_BOOL = ("require_finish", "record_packages")
+_BOOL = ("require_finish", "allow_shared_screen", "record_packages")
 
 
 def _check_recorded(path: Path, name: str, value: Any) -> None:
@@ -183,7 +192,7 @@ def _check_recorded(path: Path, name: str, value: Any) -> None:
         ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
     elif name in _BOOL:
         ok = isinstance(value, bool)
-    elif name in ("task_ids", "devices"):
+    elif name in ("task_ids", "devices", "skip_types"):
         ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
     elif name == "agent_params":
         ok = isinstance(value, dict) and all(
@@ -198,7 +207,7 @@ def _check_recorded(path: Path, name: str, value: Any) -> None:
 
 def _normalise(name: str, value: Any) -> Any:
     """A setting as stored in ``run.json``, in the type :class:`EvalConfig` uses."""
-    if name in ("task_ids", "devices"):
+    if name in ("task_ids", "devices", "skip_types"):
         return tuple(str(v) for v in value or ())
     if name == "agent_params":
         return {str(k): str(v) for k, v in (value or {}).items()}

@@ -165,7 +165,8 @@ def run_eval(
         if config.annotations
         else default_annotations_dir(suite.suite, suite.source)
     )
-    scorer = Scorer(ann_dir, require_finish=config.require_finish)
+    scorer = Scorer(ann_dir, require_finish=config.require_finish,
+                    allow_shared_screen=config.allow_shared_screen, skip_types=config.skip_types)
     for err in scorer.load_errors:
         log.warning("annotation not loaded: %s", err)
     plan = _plan(config, suite, tasks, label, existing, scorer)
@@ -201,6 +202,8 @@ def run_eval(
             infra_retries=config.infra_retries,
             annotations=str(ann_dir) if ann_dir else "",
             require_finish=config.require_finish,
+            allow_shared_screen=config.allow_shared_screen,
+            skip_types=config.skip_types,
         )
         runner = executor or LocalProcessExecutor()
         for _outcome in runner.run([EpisodeWork(s) for s in plan.run], context):

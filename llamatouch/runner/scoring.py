@@ -34,11 +34,23 @@ class Scorer:
     Args:
         folder: annotations folder (``None``: every episode is ``unscored``).
         require_finish: the evaluator's option that the agent must have declared completion.
+        allow_shared_screen: the evaluator's option that one screen may satisfy several
+            consecutive checkpoints.
+        skip_types: primitive types the evaluator ignores.
     """
 
-    def __init__(self, folder: Path | None, *, require_finish: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path | None,
+        *,
+        require_finish: bool = False,
+        allow_shared_screen: bool = False,
+        skip_types: tuple[str, ...] = (),
+    ) -> None:
         self.folder = folder
         self.require_finish = require_finish
+        self.allow_shared_screen = allow_shared_screen
+        self.skip_types = skip_types
         self._lock = threading.Lock()
         self.annotations: dict[str, Any] = {}
         self.load_errors: list[str] = []
@@ -54,7 +66,11 @@ class Scorer:
         if self._options is None:
             from llamatouch.evaluator import EvalOptions
 
-            self._options = EvalOptions(require_completion=self.require_finish)
+            self._options = EvalOptions(
+                require_completion=self.require_finish,
+                allow_shared_screen=self.allow_shared_screen,
+                skip_types=frozenset(self.skip_types),
+            )
         return self._options
 
     def has(self, task_id: str) -> bool:

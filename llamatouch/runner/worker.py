@@ -104,6 +104,8 @@ class WorkerContext:
             (one budget for both: ``infra_retries + 1`` attempts in all).
         annotations: the annotations folder (``""``: every episode is unscored).
         require_finish: the evaluator demands that the agent declared completion.
+        allow_shared_screen: the evaluator lets one screen satisfy consecutive checkpoints.
+        skip_types: primitive types the evaluator ignores.
     """
 
     agent_factory: AgentFactory
@@ -119,6 +121,8 @@ class WorkerContext:
     infra_retries: int = 2
     annotations: str = ""
     require_finish: bool = False
+    allow_shared_screen: bool = False
+    skip_types: tuple[str, ...] = ()
 
     def driver_agent_info(self) -> dict[str, object]:
         """The manifest's ``agent`` object for traces the driver writes (no agent at hand)."""
@@ -172,7 +176,9 @@ class EpisodeWorker:
         if self._scorer is None:
             c = self.context
             folder = Path(c.annotations) if c.annotations else None
-            self._scorer = Scorer(folder, require_finish=c.require_finish)
+            self._scorer = Scorer(folder, require_finish=c.require_finish,
+                                  allow_shared_screen=c.allow_shared_screen,
+                                  skip_types=c.skip_types)
         return self._scorer
 
     def run(self, work: EpisodeWork) -> EpisodeOutcome:
