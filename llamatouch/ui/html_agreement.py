@@ -90,25 +90,6 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvedRecord:
-    """A task-file record whose ``state_str`` names a recorded state file.
-
-    Attributes:
-        task_file: the ``task<N>.yaml`` it comes from.
-        step: the record's position in the task's ``records``.
-        state_file: the resolved ``states/state_*.json``.
-        state_html: the recorded ``State`` string.
-        choice: the recorded ``Choice`` (``-1`` = the task is finished).
-    """
-
-    task_file: Path
-    step: int
-    state_file: Path
-    state_html: str
-    choice: int
-
-
 @dataclass(slots=True)
 class AgreementReport:
     """Figures of :func:`measure_agreement`.

@@ -74,12 +74,3 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image
     except OSError as exc:
         raise ImageFormatError(p, f"cannot read: {exc.strerror or exc}") from exc
     return decode_image(data, p, max_pixels=max_pixels)
-
-
-def image_size(data: bytes, source: str | Path = "<image>") -> tuple[int, int]:
-    """The ``(width, height)`` of an encoded image, read from its header only."""
-    try:
-        with Image.open(io.BytesIO(data), formats=sorted(IMAGE_FORMATS)) as img:
-            return img.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageFormatError(source, f"not a PNG/JPEG image: {exc}") from exc

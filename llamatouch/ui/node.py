@@ -57,14 +57,6 @@ class Bounds:
     def contains(self, x: float, y: float) -> bool:
         return self.left <= x < self.right and self.top <= y < self.bottom
 
-    def contains_bounds(self, other: Bounds) -> bool:
-        return (
-            self.left <= other.left
-            and self.top <= other.top
-            and other.right <= self.right
-            and other.bottom <= self.bottom
-        )
-
     def to_uiautomator(self) -> str:
         return f"[{self.left},{self.top}][{self.right},{self.bottom}]"
 
@@ -199,9 +191,6 @@ class UIScreen:
 
     def parent_of(self, node: UINode) -> UINode | None:
         return None if node.parent is None else self.nodes[node.parent]
-
-    def children_of(self, node: UINode) -> list[UINode]:
-        return [self.nodes[i] for i in node.children]
 
     def ancestors(self, node: UINode) -> Iterator[UINode]:
         cur = self.parent_of(node)
