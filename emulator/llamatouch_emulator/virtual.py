@@ -1,7 +1,7 @@
 """The in-process virtual device: replays a :class:`~llamatouch.world.World` (a UI transition
 graph) as if it were a phone.
 
-The ADB wire-protocol server (``llamatouch_emulator.adb_server``) serves one of these to the
+The ADB wire-protocol server (``llamatouch_emulator.adbd``) serves one of these to the
 real ``adb`` binary; tests and benchmarks also use it directly. Behaviour (see
 ``docs/virtual-device.md``):
 
