@@ -256,6 +256,7 @@ def _run(args: argparse.Namespace, params: dict[str, str]) -> int:
 
     from llamatouch.runner import run_eval
     from llamatouch.runner.results import format_table
+    from llamatouch.trace.records import FailureKind
 
     config = _config(args, params)
     outcome_executor = _executor(args, config)
@@ -287,7 +288,7 @@ def _run(args: argparse.Namespace, params: dict[str, str]) -> int:
     for retired in getattr(outcome_executor, "retired", []):
         print(f"device taken out of the pool: {retired.device} ({retired.reason})",
               file=sys.stderr)
-    unscored = sum(r.failure_kind == "unscored" for r in outcome.rows)
+    unscored = sum(r.failure_kind == FailureKind.UNSCORED for r in outcome.rows)
     if unscored:
         print(
             f"\nnote: {unscored} episode(s) unscored: their tasks have no essential-state "

@@ -12,17 +12,17 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llamatouch.errors import InputFormatError, LlamaTouchError, PathEscapeError
 from llamatouch.fsutil import safe_join
 from llamatouch.report.rows import ScoreRow, is_score_row, result_row, score_row
-from llamatouch.runner.results import EpisodeResult, result_from_manifest
+from llamatouch.runner.results import EpisodeResult, result_from_manifest, result_from_score
 from llamatouch.trace.fields import Fields
 from llamatouch.trace.format import Trace, TraceManifest, find_traces, read_trace
-from llamatouch.trace.records import VerdictRecord, VerdictStatus
+from llamatouch.trace.records import VerdictRecord
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -153,18 +153,13 @@ def _oracle_of(manifest: TraceManifest | None) -> bool:
 def _score_to_result(row: ScoreRow, trace: Trace | None, rel: str) -> EpisodeResult:
     """A ``score`` row as a result row: from its trace's manifest when there is one, with the
     score's verdict (the one builder, :func:`result_from_manifest`)."""
-    if trace is not None:
-        manifest = replace(trace.manifest, verdict=None)
-        base = result_from_manifest(manifest, rel)
-    else:
-        base = result_from_manifest(TraceManifest(episode_id=row.episode_id), rel)
+    manifest = trace.manifest if trace is not None else TraceManifest(episode_id=row.episode_id)
+    base = result_from_score(manifest, rel, evaluator=row.evaluator, verdict=str(row.verdict),
+                             reason=row.reason)
+    if trace is None:
         base.task_id, base.app, base.steps, base.status = row.task_id, row.app, row.steps, ""
     base.task_id = row.task_id or base.task_id
     base.app = base.app or row.app
-    base.verdict = str(row.verdict)
-    base.success = row.verdict == VerdictStatus.SUCCESS
-    base.failure_kind = "" if base.success else ("eval" if row.verdict == "error" else "agent")
-    base.reason = row.reason
     return base
 
 
