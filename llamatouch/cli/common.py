@@ -6,7 +6,8 @@ One name per concept across subcommands (``docs/eval.md`` lists them):
   ``--allow-shared-screen``, ``--skip``; with ``choose=True`` also ``--evaluator`` and
   ``--lcs-threshold``). Used by ``eval`` and ``score``.
 - :func:`add_adb_args`: where the adb server is (``--adb-host``, ``--adb-port``) and how long
-  a device query may take (``--timeout``). Used by ``devices``.
+  a device query may take (``--timeout``). Used by ``devices`` and (without ``--timeout``)
+  ``eval``, which hands them to its adb devices through :func:`adb_server_env`.
 - :func:`add_hidden_alias`: an old spelling that keeps working but is not listed in ``--help``
   (``eval --require-finish``, ``report --max-steps``, ``annotate --task-id``).
 
@@ -19,7 +20,9 @@ Only the standard library is imported here (``--help`` stays fast).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from llamatouch.cli import args as argtypes
@@ -114,10 +117,11 @@ def default_adb_port() -> int:
     return int(text) if text.isascii() and text.isdigit() and 0 < int(text) < 65536 else 5037
 
 
-def add_adb_args(parser: argparse.ArgumentParser) -> None:
-    """Where the adb server is and how long one device query may take, in one group.
+def add_adb_args(parser: argparse.ArgumentParser, *, timeout: bool = True) -> None:
+    """Where the adb server is and (with ``timeout``) how long one device query may take, in
+    one group.
 
-    Namespace attributes: ``adb_host``, ``adb_port``, ``timeout``.
+    Namespace attributes: ``adb_host``, ``adb_port`` (and ``timeout``).
     """
     group = parser.add_argument_group("adb")
     group.add_argument("--adb-host", type=argtypes.text_arg(255), default="127.0.0.1",
@@ -125,5 +129,28 @@ def add_adb_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--adb-port", type=argtypes.port, default=default_adb_port(),
                        metavar="PORT",
                        help="adb server port (default: $ANDROID_ADB_SERVER_PORT, else 5037)")
-    group.add_argument("--timeout", type=argtypes.positive_float, default=5.0,
-                       metavar="SECONDS", help="seconds per device query")
+    if timeout:
+        group.add_argument("--timeout", type=argtypes.positive_float, default=5.0,
+                           metavar="SECONDS", help="seconds per device query")
+
+
+#: The environment variables adb clients (adbutils, ``adb``) read the server's address from.
+ADB_HOST_ENV = "ANDROID_ADB_SERVER_HOST"
+ADB_PORT_ENV = "ANDROID_ADB_SERVER_PORT"
+
+
+@contextlib.contextmanager
+def adb_server_env(host: str, port: int) -> Iterator[None]:
+    """Within the block, adb devices are looked up on the server at ``host:port``: the
+    variables :data:`ADB_HOST_ENV` / :data:`ADB_PORT_ENV` are set (worker processes inherit
+    them), and restored afterwards."""
+    saved = {k: os.environ.get(k) for k in (ADB_HOST_ENV, ADB_PORT_ENV)}
+    os.environ[ADB_HOST_ENV], os.environ[ADB_PORT_ENV] = host, str(port)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from llamatouch.cli.common import add_evaluator_args
+from llamatouch.cli.common import adb_server_env, add_adb_args, add_evaluator_args
 
 #: Exit code when some episode ended as an infrastructure failure or a crash.
 EXIT_INFRA = 1
@@ -119,6 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="base seed (default: 0)")
     parser.add_argument("--annotations", default=None, metavar="DIR", help="annotations folder")
     add_evaluator_args(parser, unset=True)
+    add_adb_args(parser, timeout=False)
     parser.add_argument(
         "--agent-param", action="append", default=[], metavar="KEY=VALUE",
         help="agent-specific setting (repeat)",
@@ -278,8 +279,9 @@ def _run(args: argparse.Namespace, params: dict[str, str]) -> int:
     previous = signal.signal(signal.SIGTERM, on_term)
     t0 = time.perf_counter()
     try:
-        outcome = run_eval(config, progress=progress, on_total=on_total,
-                           executor=outcome_executor)
+        with adb_server_env(args.adb_host, args.adb_port):  # where --device SERIAL is found
+            outcome = run_eval(config, progress=progress, on_total=on_total,
+                               executor=outcome_executor)
     finally:
         for bar in bars:
             bar.close()

@@ -84,7 +84,8 @@ def _open_adb(spec: DeviceSpec, request: OpenRequest) -> DeviceHandle:
     from llamatouch.device.adb import AdbConfig, AdbDevice  # adbutils is heavy: on demand
 
     port = int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037"))
-    options = {"adb_port": port, **request.adb_options}
+    host = os.environ.get("ANDROID_ADB_SERVER_HOST") or "127.0.0.1"
+    options = {"adb_host": host, "adb_port": port, **request.adb_options}
     device = AdbDevice(AdbConfig(serial=spec.arg, **options))
     return DeviceHandle(device, DeviceKind.ADB, close=device.close)
 

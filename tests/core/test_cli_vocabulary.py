@@ -123,6 +123,21 @@ def test_devices_uses_the_adb_group(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _group(parser, "adb") == {"--adb-host", "--adb-port", "--timeout"}
     ns = parser.parse_args([])
     assert (ns.adb_host, ns.adb_port, ns.timeout) == ("127.0.0.1", 5099, 5.0)
+    assert _group(_commands()["eval"], "adb") == {"--adb-host", "--adb-port"}
+
+
+def test_adb_server_env_is_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from llamatouch.cli.common import adb_server_env
+
+    monkeypatch.delenv("ANDROID_ADB_SERVER_HOST", raising=False)
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", "5037")
+    with adb_server_env("10.0.0.2", 5099):
+        assert os.environ["ANDROID_ADB_SERVER_HOST"] == "10.0.0.2"
+        assert os.environ["ANDROID_ADB_SERVER_PORT"] == "5099"
+    assert "ANDROID_ADB_SERVER_HOST" not in os.environ
+    assert os.environ["ANDROID_ADB_SERVER_PORT"] == "5037"
 
 
 def test_eval_evaluator_options_reach_the_config(tmp_path: Path) -> None:
@@ -305,3 +320,27 @@ def test_result_kinds_are_the_record_enums() -> None:
     assert type(results._failure_kind("finished", "fail")) is str  # same strings on disk
     assert "finished" in results.DONE_STATUSES and EpisodeStatus.CRASH in results.DONE_STATUSES
     assert VerdictStatus("not_run") is VerdictStatus.NOT_RUN
+
+
+# -- the adb group reaches eval's adb devices -----------------------------------------------
+@pytest.mark.slow
+def test_eval_and_devices_find_a_device_on_the_adb_server_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A private adb server (the real adb binary) serving the virtual device: ``devices`` and
+    ``eval`` find its serial with ``--adb-port``; the environment is restored afterwards."""
+    import os
+
+    from llamatouch_emulator.harness import AdbSession
+
+    before = os.environ.get("ANDROID_ADB_SERVER_PORT")
+    with AdbSession.for_world("demo") as session:
+        port = str(session.adb_port)
+        assert main(["devices", "--adb-port", port]) == 0
+        assert session.serial in capsys.readouterr().out
+        out = tmp_path / "on-adb"
+        assert main(["eval", "--agent", "replay", "--device", session.serial, "--adb-port", port,
+                     "--task", "clock-enable-830-alarm", "--infra-retries", "0",
+                     "--out", str(out), "--no-progress"]) == 0
+    rows = json.loads((out / "results.json").read_text())
+    assert [(r["status"], r["verdict"]) for r in rows] == [("finished", "success")]
+    assert os.environ.get("ANDROID_ADB_SERVER_PORT") == before
