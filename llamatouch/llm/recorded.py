@@ -617,8 +617,10 @@ class RecordedBackend(LLMBackend):
 
 class RecordingBackend(LLMBackend):
     """Delegates to ``inner`` and writes every answer to ``folder/result_analysis.json`` in the
-    recorded format (rewritten atomically after each call). Prompts that are not AutoDroid
-    step prompts (memory descriptions) are kept by the hash of their text under
+    recorded format. After each call the file is read, the answer merged in and the file
+    rewritten atomically, under an exclusive lock on ``folder/.lock``: the worker processes
+    of one run (``--workers N``) can all record into the same folder. Prompts that are not
+    AutoDroid step prompts (memory descriptions) are kept by the hash of their text under
     ``_other_calls``.
 
     Args:
@@ -634,9 +636,6 @@ class RecordingBackend(LLMBackend):
         self.folder = Path(folder)
         self.app = app
         self.data: dict[str, Any] = {}
-        path = self.folder / ANSWERS_FILE
-        if path.is_file():
-            self.data = _load_json(path)
         self._lock = threading.Lock()
 
     def begin_task(self, app: str) -> None:
@@ -656,9 +655,19 @@ class RecordingBackend(LLMBackend):
             messages, json_schema=json_schema, max_tokens=max_tokens,
             temperature=temperature, seed=seed,
         )
+        import fcntl
+
         with self._lock:
-            self._store(messages, result.text)
-            atomic_write_json(self.folder / ANSWERS_FILE, self.data)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(self.folder / ".lock", "a+b") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    path = self.folder / ANSWERS_FILE
+                    self.data = _load_json(path) if path.is_file() else {}
+                    self._store(messages, result.text)
+                    atomic_write_json(path, self.data)
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
         return result
 
     def _store(self, messages: list[ChatMessage], text: str) -> None:

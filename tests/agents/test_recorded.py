@@ -282,3 +282,19 @@ def test_label_answers_replay(tmp_path: Path) -> None:
     again = [replay.decide("Find it", h, moved, None, [], set(range(7)), app="a") for h in steps]
     assert [(d.answer.id, d.answer.action, d.answer.text) for d in again] == [
         (4, "tap", ""), (1, "type", "Clock"), (3, "tap", "")]
+
+
+def test_two_recorders_share_one_folder(tmp_path: Path) -> None:
+    """Worker processes of one run record into the same folder: nothing is lost."""
+    a = RecordingBackend(ScriptedLLM(['{"finished": true, "id": 0, "action": "tap", "text": ""}']),
+                         tmp_path, app="clock")
+    b = RecordingBackend(ScriptedLLM(['{"finished": false, "id": 3, "action": "tap", "text": ""}']),
+                         tmp_path, app="notes")
+    a.complete(build_messages("Task A", [], SCREEN, []))
+    b.complete(build_messages("Task B", [], SCREEN, []))
+    a.complete(build_messages("Task A", ["tap 'x'"], SCREEN, []))
+    data = json.loads((tmp_path / ANSWERS_FILE).read_text())
+    assert set(data) == {"clock", "notes"}
+    assert len(next(iter(data["clock"].values()))["profile"]) == 2
+    replay = RecordedBackend(tmp_path)
+    assert parse_answer(replay.complete(build_messages("Task B", [], SCREEN, [])).text).id == 3
