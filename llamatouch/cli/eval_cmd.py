@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "max_steps": None,
     "seed": 0,
     "annotations": "",
-    "require_finish": False,
+    "require_completion": False,
     "allow_shared_screen": False,
     "skip_types": (),
     "memory_dir": "",
@@ -197,7 +197,7 @@ def _explicit(args: argparse.Namespace, params: dict[str, str]) -> dict[str, Any
     """The settings given on the command line (``EvalConfig`` field names)."""
     out = {name: getattr(args, name) for name in _PLAIN if getattr(args, name) is not None}
     if args.require_completion is not None:  # --require-completion (or --require-finish)
-        out["require_finish"] = args.require_completion
+        out["require_completion"] = args.require_completion
     if args.allow_shared_screen is not None:
         out["allow_shared_screen"] = args.allow_shared_screen
     if args.skip:

@@ -50,9 +50,9 @@ class EvalConfig:
         seed: seed of the agents and virtual devices (agents also see the trial number in
             ``AgentTask.trial``).
         annotations: annotations folder (``""``: the suite's default).
-        require_finish: the evaluator demands that the agent declared completion
-            (``--require-completion``; the field keeps its first name so that every
-            ``run.json`` written so far resumes unchanged).
+        require_completion: the evaluator demands that the agent declared completion
+            (``--require-completion``; ``run.json`` files written before called it
+            ``require_finish`` and still resume, see :data:`RENAMED_SETTINGS`).
         allow_shared_screen: one screen may satisfy several consecutive checkpoints
             (``--allow-shared-screen``).
         skip_types: primitive types the evaluator ignores (``--skip``), sorted.
@@ -75,7 +75,7 @@ class EvalConfig:
     infra_retries: int = 2
     seed: int = 0
     annotations: str = ""
-    require_finish: bool = False
+    require_completion: bool = False
     allow_shared_screen: bool = False
     skip_types: tuple[str, ...] = ()
     agent_params: dict[str, str] = field(default_factory=dict)
@@ -95,7 +95,7 @@ RUN_DEFINING: tuple[str, ...] = (
     "max_steps",
     "seed",
     "annotations",
-    "require_finish",
+    "require_completion",
     "allow_shared_screen",
     "skip_types",
     "agent_params",
@@ -176,7 +176,21 @@ def recorded_config(out: Path) -> dict[str, Any]:
 #: setting is optional).
 _STR = ("agent", "tasks", "model", "annotations", "memory_dir")
 _INT = ("workers", "trials", "infra_retries", "seed")
-_BOOL = ("require_finish", "allow_shared_screen", "record_packages")
+_BOOL = ("require_completion", "allow_shared_screen", "record_packages")
+
+#: Settings ``run.json`` recorded under an earlier name: earlier name -> current name.
+RENAMED_SETTINGS: dict[str, str] = {"require_finish": "require_completion"}
+
+
+def _current_names(recorded: dict[str, Any]) -> dict[str, Any]:
+    """``recorded`` with every earlier setting name (:data:`RENAMED_SETTINGS`) under its
+    current one (a current name already there wins)."""
+    out = dict(recorded)
+    for old, new in RENAMED_SETTINGS.items():
+        if old in out:
+            value = out.pop(old)
+            out.setdefault(new, value)
+    return out
 
 
 def _check_recorded(path: Path, name: str, value: Any) -> None:
@@ -225,7 +239,7 @@ def resume_config(out: Path, explicit: dict[str, Any]) -> EvalConfig:
         ResumeConflict: an explicit run-defining setting disagrees with the recorded one.
         RunError: there is no run to resume in ``out``.
     """
-    recorded = recorded_config(out)
+    recorded = _current_names(recorded_config(out))
     known = {f.name for f in fields(EvalConfig)}
     base = EvalConfig(agent=str(recorded.get("agent", "")), out=out, resume=True)
     restored: dict[str, Any] = {}

@@ -165,7 +165,7 @@ def run_eval(
         if config.annotations
         else default_annotations_dir(suite.suite, suite.source)
     )
-    scorer = Scorer(ann_dir, require_finish=config.require_finish,
+    scorer = Scorer(ann_dir, require_completion=config.require_completion,
                     allow_shared_screen=config.allow_shared_screen, skip_types=config.skip_types)
     for err in scorer.load_errors:
         log.warning("annotation not loaded: %s", err)
@@ -201,7 +201,7 @@ def run_eval(
             record_packages=config.record_packages,
             infra_retries=config.infra_retries,
             annotations=str(ann_dir) if ann_dir else "",
-            require_finish=config.require_finish,
+            require_completion=config.require_completion,
             allow_shared_screen=config.allow_shared_screen,
             skip_types=config.skip_types,
         )

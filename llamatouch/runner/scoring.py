@@ -33,7 +33,8 @@ class Scorer:
 
     Args:
         folder: annotations folder (``None``: every episode is ``unscored``).
-        require_finish: the evaluator's option that the agent must have declared completion.
+        require_completion: the evaluator's option that the agent must have declared
+            completion.
         allow_shared_screen: the evaluator's option that one screen may satisfy several
             consecutive checkpoints.
         skip_types: primitive types the evaluator ignores.
@@ -43,12 +44,12 @@ class Scorer:
         self,
         folder: Path | None,
         *,
-        require_finish: bool = False,
+        require_completion: bool = False,
         allow_shared_screen: bool = False,
         skip_types: tuple[str, ...] = (),
     ) -> None:
         self.folder = folder
-        self.require_finish = require_finish
+        self.require_completion = require_completion
         self.allow_shared_screen = allow_shared_screen
         self.skip_types = skip_types
         self._lock = threading.Lock()
@@ -67,7 +68,7 @@ class Scorer:
             from llamatouch.evaluator import EvalOptions
 
             self._options = EvalOptions(
-                require_completion=self.require_finish,
+                require_completion=self.require_completion,
                 allow_shared_screen=self.allow_shared_screen,
                 skip_types=frozenset(self.skip_types),
             )

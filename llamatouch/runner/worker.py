@@ -103,7 +103,7 @@ class WorkerContext:
         infra_retries: retries of an episode after an infrastructure failure or a worker crash
             (one budget for both: ``infra_retries + 1`` attempts in all).
         annotations: the annotations folder (``""``: every episode is unscored).
-        require_finish: the evaluator demands that the agent declared completion.
+        require_completion: the evaluator demands that the agent declared completion.
         allow_shared_screen: the evaluator lets one screen satisfy consecutive checkpoints.
         skip_types: primitive types the evaluator ignores.
     """
@@ -120,7 +120,7 @@ class WorkerContext:
     record_packages: bool = True
     infra_retries: int = 2
     annotations: str = ""
-    require_finish: bool = False
+    require_completion: bool = False
     allow_shared_screen: bool = False
     skip_types: tuple[str, ...] = ()
 
@@ -176,7 +176,7 @@ class EpisodeWorker:
         if self._scorer is None:
             c = self.context
             folder = Path(c.annotations) if c.annotations else None
-            self._scorer = Scorer(folder, require_finish=c.require_finish,
+            self._scorer = Scorer(folder, require_completion=c.require_completion,
                                   allow_shared_screen=c.allow_shared_screen,
                                   skip_types=c.skip_types)
         return self._scorer

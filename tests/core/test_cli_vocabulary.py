@@ -147,7 +147,7 @@ def test_eval_evaluator_options_reach_the_config(tmp_path: Path) -> None:
         ["eval", "--agent", "replay", "--out", str(tmp_path / "r"), "--require-finish",
          "--allow-shared-screen", "--skip", "semantic", "--skip", "image"])
     config = eval_cmd._config(ns, {})
-    assert config.require_finish is True
+    assert config.require_completion is True
     assert config.allow_shared_screen is True
     assert config.skip_types == ("image", "semantic")
 
@@ -155,7 +155,7 @@ def test_eval_evaluator_options_reach_the_config(tmp_path: Path) -> None:
 def test_scorer_passes_the_options_to_the_evaluator() -> None:
     from llamatouch.runner.scoring import Scorer
 
-    opts = Scorer(None, require_finish=True, allow_shared_screen=True,
+    opts = Scorer(None, require_completion=True, allow_shared_screen=True,
                   skip_types=("click",))._evaluator_options()
     assert (opts.require_completion, opts.allow_shared_screen, opts.skip_types) == (
         True, True, frozenset({"click"}))
@@ -288,21 +288,23 @@ def test_old_run_json_with_require_finish_resumes(demo_run: Path, tmp_path: Path
     run = tmp_path / "old"
     shutil.copytree(demo_run, run)
     data = json.loads((run / "run.json").read_text())
-    for key in ("allow_shared_screen", "skip_types"):
-        data["config"].pop(key, None)
-    data["config"]["require_finish"] = True
+    assert data["config"]["require_completion"] is False  # written under its current name
+    assert "require_finish" not in data["config"]
+    for key in ("allow_shared_screen", "skip_types", "require_completion"):
+        del data["config"][key]
+    data["config"]["require_finish"] = True  # how run.json named it before
     (run / "run.json").write_text(json.dumps(data))
 
     config = resume_config(run, {})
-    assert config.require_finish is True
+    assert config.require_completion is True
     assert (config.allow_shared_screen, config.skip_types) == (False, ())
     with pytest.raises(ResumeConflict):
-        resume_config(run, {"require_finish": False})
+        resume_config(run, {"require_completion": False})
     ns = build_parser().parse_args(["eval", "--resume", "--out", str(run),
                                     "--require-completion"])
     from llamatouch.cli import eval_cmd
 
-    assert eval_cmd._config(ns, {}).require_finish is True
+    assert eval_cmd._config(ns, {}).require_completion is True
     capsys.readouterr()
 
 

@@ -102,7 +102,7 @@ def test_resume_config_restores_every_run_defining_setting(tmp_path: Path) -> No
     run_eval(config)
     restored = resume_config(out, {})
     for name in ("agent", "tasks", "task_ids", "model", "base_url", "trials", "max_steps",
-                 "seed", "annotations", "require_finish", "agent_params", "memory_dir",
+                 "seed", "annotations", "require_completion", "agent_params", "memory_dir",
                  "devices", "infra_retries"):
         assert getattr(restored, name) == getattr(config, name), name
     assert restored.resume and restored.out == out
