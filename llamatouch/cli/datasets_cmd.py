@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp.add_argument("kind", choices=KINDS, help="dataset layout")
     imp.add_argument("path", type=argtypes.existing_dir,
                      help="the dataset folder (your own download)")
-    imp.add_argument("--out", type=argtypes.output_dir, required=True, help="output folder")
+    imp.add_argument("--out", type=argtypes.output_dir, required=True, metavar="DIR",
+                     help="output folder")
     imp.add_argument(
         "--no-traces",
         action="store_true",

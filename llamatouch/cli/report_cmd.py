@@ -11,7 +11,7 @@ from llamatouch.cli.common import add_hidden_alias
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=argtypes.existing_dir,
                         help="an eval or score run folder (results.json / results.csv / traces)")
-    parser.add_argument("--out", type=argtypes.output_file, default=None,
+    parser.add_argument("--out", type=argtypes.output_file, default=None, metavar="FILE",
                         help="HTML file to write (default: RUN_DIR/report.html)")
     parser.add_argument("--images", choices=("embed", "files"), default="embed",
                         help="embed screenshots in the HTML (one file, default) or write them "

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from llamatouch.cli import args as argtypes
+from llamatouch.cli.common import adb_server_env, add_adb_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,10 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     rec.add_argument("--device", required=True,
                      help="adb serial (emulator-5554, 127.0.0.1:5555, USB serial) or a device "
-                     "spec (virtual:WORLD, adb-virtual:WORLD); adb serials use the adb server "
-                     "at $ANDROID_ADB_SERVER_PORT (default 5037)")
+                     "spec (virtual:WORLD, adb-virtual:WORLD); adb serials are looked up on the "
+                     "adb server at --adb-host/--adb-port")
     rec.add_argument("--app", required=True, help="package to explore")
-    rec.add_argument("--out", required=True, type=argtypes.output_dir,
+    add_adb_args(rec, timeout=False)
+    rec.add_argument("--out", required=True, type=argtypes.output_dir, metavar="DIR",
                      help="world folder to write")
     rec.add_argument("--budget-steps", type=argtypes.positive_int, default=None,
                      help="stop after N device actions (exploring, navigating, restarting)")
@@ -80,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rem.add_argument("suite", help="suite file (or shipped suite name)")
     rem.add_argument("source", help="the world the tasks run in (folder or shipped name)")
     rem.add_argument("recording", type=argtypes.existing_dir, help="the recorded world folder")
-    rem.add_argument("--out", required=True, type=argtypes.output_file,
+    rem.add_argument("--out", required=True, type=argtypes.output_file, metavar="FILE",
                      help="suite file to write (annotations: the source suite's, by task id)")
 
     aut = sub.add_parser(
@@ -193,7 +195,8 @@ def _record(args: argparse.Namespace) -> int:
         state = prepare_state(config)  # check the folder before connecting
     except (RecordSetupError, InputFormatError) as exc:
         return _usage_error(str(exc))
-    device = connect(args.device, **adb_options)
+    with adb_server_env(args.adb_host, args.adb_port):  # where a serial is looked up
+        device = connect(args.device, **adb_options)
     try:
         from tqdm import tqdm
 

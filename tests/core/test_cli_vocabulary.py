@@ -97,6 +97,24 @@ def test_no_option_name_left_with_two_spellings_of_one_concept() -> None:
     assert users == ["eval"]
 
 
+def test_out_always_names_where_the_command_writes() -> None:
+    """``--out`` has one meaning everywhere: the folder (DIR) or file (FILE) written."""
+    from llamatouch.cli import args as argtypes
+
+    seen = []
+    for name, parser in _commands().items():
+        for a in parser._actions:
+            if "--out" not in a.option_strings:
+                continue
+            seen.append(name)
+            assert a.metavar in ("DIR", "FILE"), (name, a.metavar)
+            if a.type is argtypes.output_dir:
+                assert a.metavar == "DIR", name
+            if a.type is argtypes.output_file:
+                assert a.metavar == "FILE", name
+    assert {"eval", "score", "report", "datasets import", "world record"} <= set(seen)
+
+
 # -- shared groups -------------------------------------------------------------------------
 def test_eval_and_score_share_the_evaluator_options() -> None:
     cmds = _commands()
@@ -124,6 +142,7 @@ def test_devices_uses_the_adb_group(monkeypatch: pytest.MonkeyPatch) -> None:
     ns = parser.parse_args([])
     assert (ns.adb_host, ns.adb_port, ns.timeout) == ("127.0.0.1", 5099, 5.0)
     assert _group(_commands()["eval"], "adb") == {"--adb-host", "--adb-port"}
+    assert _group(_commands()["world record"], "adb") == {"--adb-host", "--adb-port"}
 
 
 def test_adb_server_env_is_restored(monkeypatch: pytest.MonkeyPatch) -> None:
