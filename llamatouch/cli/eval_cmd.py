@@ -129,6 +129,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="AutoDroid exploration memory folder (built on first use when missing)",
     )
     parser.add_argument(
+        "--record-llm", default=None, metavar="DIR",
+        help="AutoDroid: also write every LLM answer to DIR in the recorded format (same as "
+        "--agent-param record_llm=DIR; replay with --model recorded:DIR)",
+    )
+    parser.add_argument(
         "--offline-stepwise", default=None, metavar="DROIDTASK_DIR",
         help="instead of running episodes: AutoDroid's offline step-wise evaluation on the "
         "recorded DroidTask screens (action accuracy and task completion per app)",
@@ -242,6 +247,8 @@ def run(args: argparse.Namespace) -> int:
         for name in available_agents():
             print(name)
         return 0
+    if args.record_llm:  # an agent setting of AutoDroid (llamatouch_agents.autodroid)
+        args.agent_param = [*args.agent_param, f"record_llm={args.record_llm}"]
     params = _params(args.agent_param)
     if args.offline_stepwise:
         return _run_offline(args, params)

@@ -639,8 +639,12 @@ class RecordingBackend(LLMBackend):
         self._lock = threading.Lock()
 
     def begin_task(self, app: str) -> None:
-        """Say which app the following prompts are about (the key of the recorded run)."""
+        """Say which app the following prompts are about (the key of the recorded run; passed
+        on to ``inner`` when it wants to know too, e.g. a recorded backend)."""
         self.app = app or "unknown"
+        inner_begin = getattr(self.inner, "begin_task", None)
+        if callable(inner_begin):
+            inner_begin(app)
 
     def complete(
         self,

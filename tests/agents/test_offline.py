@@ -127,3 +127,25 @@ def test_paper_prompt_matches_the_released_prompts(droidtask_dir: Path, shared_d
     assert ours.steps >= 640
     assert "template" not in ours.differing_sections and "task" not in ours.differing_sections
     assert ours.identical_without_hints / ours.steps >= 0.5
+
+
+@pytest.mark.slow
+def test_record_llm_flag_records_a_replayable_run(
+    droidtask_dir: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    """``--record-llm DIR`` writes the answers of a run in the recorded format; replaying DIR
+    gives the same verdict at every step (here the recorded run is itself the GPT-4 replay,
+    so no model is needed)."""
+    logs = shared_data / "data" / "autodroid-logs" / "gpt-4"
+    rec = tmp_path / "rec"
+    common = ["eval", "--agent", "autodroid", "--offline-stepwise", str(droidtask_dir),
+              "--apps", "clock,dialer", "--no-progress"]
+    assert main([*common, "--model", f"recorded:{logs}", "--record-llm", str(rec),
+                 "--out", str(tmp_path / "a")]) == 0
+    assert (rec / "result_analysis.json").is_file()
+    assert main([*common, "--model", f"recorded:{rec}", "--out", str(tmp_path / "b")]) == 0
+    a = json.loads((tmp_path / "a" / "stepwise.json").read_text())
+    b = json.loads((tmp_path / "b" / "stepwise.json").read_text())
+    assert a["overall"]["steps"] == b["overall"]["steps"] == 43 + 67
+    assert [s["correct"] for s in a["steps"]] == [s["correct"] for s in b["steps"]]
+    assert [s["chosen"] for s in a["steps"]] == [s["chosen"] for s in b["steps"]]
