@@ -329,6 +329,12 @@ CASES: list[Case] = [
          lambda t: _run_json(t, "task_ids", "x"), 2, ("run.json", "config.task_ids")),
     Case("eval --resume: run.json config.agent_params []",
          lambda t: _run_json(t, "agent_params", []), 2, ("run.json", "config.agent_params")),
+    Case("eval --memory-dir FILE", lambda t: ["eval", "--agent", "random", "--memory-dir",
+                                              str(_file(t)), "--out", str(t / "o")], 2,
+         ("--memory-dir", "is a file")),
+    Case("eval --annotations missing", lambda t: ["eval", "--agent", "random", "--annotations",
+                                                  str(t / "nope"), "--out", str(t / "o")], 2,
+         ("nope",)),
     Case("eval --workers -1", lambda t: ["eval", "--agent", "random", "--workers", "-1",
                                          "--out", str(t / "o")], 2, ("--workers",)),
 ]
