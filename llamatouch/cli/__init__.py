@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from llamatouch import __version__
 from llamatouch.cli.common import DefaultsHelpFormatter
 from llamatouch.errors import InputFormatError, LlamaTouchError
+from llamatouch.redact import install_log_redaction
 
 #: (command, module, one-line help) in the order ``--help`` lists them.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -69,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    install_log_redaction()  # no log line carries a key or URL credentials
     if not getattr(args, "command", None):
         parser.print_help()
         return 2

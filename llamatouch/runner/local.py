@@ -33,6 +33,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from llamatouch.redact import install_log_redaction
 from llamatouch.runner.executor import Executor, WorkerError, after_worker_death, describe_exit
 from llamatouch.runner.work import EpisodeOutcome, EpisodeWork
 from llamatouch.runner.worker import EpisodeWorker, WorkerContext
@@ -206,6 +207,7 @@ def _worker_main(
     """A worker's life: take items until told to stop (``None``) or the driver goes away."""
     _die_with_parent(parent_pid)
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # no log line carries a key or URL credentials
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     worker = EpisodeWorker(context, index)

@@ -15,6 +15,7 @@ from llamatouch.agent import AgentFailure, AgentStep, DeviceCapabilities, LLMUsa
 from llamatouch.device.base import ActResult, Observation
 from llamatouch.errors import AgentError, LlamaTouchError
 from llamatouch.fsutil import atomic_write_json
+from llamatouch.redact import redact
 from llamatouch.runner.env import StepOutcome
 from llamatouch.runner.work import EpisodeSpec
 from llamatouch.trace.format import StepRecord, TraceManifest, TraceWriter, read_trace
@@ -133,7 +134,7 @@ class TraceRecorder:
             infra_attempts=self.infra_attempts,
         )
         self.writer.update(usage=totals)
-        self.writer.finish(status, error)
+        self.writer.finish(status, redact(error) if error else error)
 
 
 def describe(exc: BaseException) -> str:
@@ -150,7 +151,7 @@ def evidence(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, AgentError):
         return {}
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return {"exception": type(exc).__name__, "traceback": "".join(tb)[-4000:]}
+    return {"exception": type(exc).__name__, "traceback": redact("".join(tb)[-4000:])}
 
 
 def jsonable(obj: Any) -> Any:
@@ -190,7 +191,7 @@ def record_unrun(
         manifest = writer.manifest
     manifest.usage.infra_attempts = attempts
     manifest.status = status
-    manifest.error = error
+    manifest.error = redact(error) if error else error
     manifest.finished_at = time.time()
     save_manifest(trace_dir, manifest)
     return manifest.num_steps

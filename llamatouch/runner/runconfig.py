@@ -146,12 +146,13 @@ def _check_on_device(config: EvalConfig) -> None:
 def write_run_json(out: Path, config: EvalConfig, extra: dict[str, Any]) -> None:
     """Write ``out/run.json``: the configuration (``config``) and ``extra`` facts."""
     from llamatouch.fsutil import atomic_write_json
+    from llamatouch.redact import redact_url, redact_value
 
     cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
-    atomic_write_json(
-        out / "run.json",
-        {"schema": RUN_SCHEMA, "config": cfg, **extra, "updated_at": time.time()},
-    )
+    if cfg.get("base_url"):
+        cfg["base_url"] = redact_url(str(cfg["base_url"]))  # never its credentials
+    doc = {"schema": RUN_SCHEMA, "config": cfg, **extra, "updated_at": time.time()}
+    atomic_write_json(out / "run.json", redact_value(doc))  # nor any known secret
 
 
 def recorded_config(out: Path) -> dict[str, Any]:
