@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from llamatouch.cli import args as argtypes
 from llamatouch.cli.common import adb_server_env, add_adb_args, add_evaluator_args
 
 #: Exit code when some episode ended as an infrastructure failure or a crash.
@@ -125,7 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="agent-specific setting (repeat)",
     )
     parser.add_argument(
-        "--memory-dir", default=None, metavar="DIR",
+        "--memory-dir", type=argtypes.as_text(argtypes.output_dir), default=None, metavar="DIR",
         help="AutoDroid exploration memory folder (built on first use when missing)",
     )
     parser.add_argument(
