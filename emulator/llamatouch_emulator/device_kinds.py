@@ -47,6 +47,7 @@ def open_adb_virtual(spec: DeviceSpec, request: OpenRequest) -> DeviceHandle:
             AdbSession(served, SessionConfig(adb_config=dict(request.adb_options)))
         )
         device = session.device
+        device.state_loader = served.reset_to_state
         stack.pop_all()
     return DeviceHandle(
         device, DeviceKind.ADB_VIRTUAL, world=_world_label(world, world.name),

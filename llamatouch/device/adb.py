@@ -56,6 +56,7 @@ from llamatouch.actions import (
 )
 from llamatouch.device import textinput
 from llamatouch.device.base import ActResult, Device, Observation
+from llamatouch.device.emulator_console import EmulatorConsole
 from llamatouch.errors import (
     ActionError,
     DeviceError,
@@ -205,6 +206,9 @@ class AdbDevice(Device):
         self._gone = False
         #: Called by :meth:`reset` instead of the adb commands when set (see there).
         self.reset_hook: Callable[[str | None], None] | None = None
+        #: Called by :meth:`load_state` instead of an emulator console snapshot load when set
+        #: (a virtual device behind ADB: the served device jumps to a world state).
+        self.state_loader: Callable[[str], None] | None = None
 
     # -- transport ---------------------------------------------------------------------------
     def _open(self, service: str, timeout: float) -> Any:
@@ -658,6 +662,31 @@ class AdbDevice(Device):
         if package:
             self.stop_app(package)
             self.open_app(package)
+
+    def load_state(self, name: str) -> None:
+        """:meth:`Device.load_state`: :attr:`state_loader` when set; on an Android emulator
+        (serial ``emulator-PORT``) the console's snapshot ``name``; else NotImplementedError."""
+        self._last_screen = None
+        self._size = None
+        if self.state_loader is not None:
+            self.state_loader(name)
+            return
+        with self._console() as console:
+            console.snapshot_load(name)
+
+    def save_state(self, name: str) -> None:
+        """:meth:`Device.save_state`: an emulator console snapshot ``name`` (emulators only)."""
+        with self._console() as console:
+            console.snapshot_save(name)
+
+    def _console(self) -> EmulatorConsole:
+        match = re.fullmatch(r"emulator-(\d+)", self.serial)
+        if match is None:
+            raise NotImplementedError(
+                f"{self.serial}: not an Android emulator; only emulators (emulator-PORT) load "
+                "and save snapshots"
+            )
+        return EmulatorConsole(int(match.group(1)))
 
     def health(self) -> bool:
         if self._gone:

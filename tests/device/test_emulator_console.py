@@ -157,3 +157,25 @@ def test_list_avds_parses_the_tool_output(tmp_path: Path, monkeypatch: pytest.Mo
     tool.chmod(0o755)
     monkeypatch.setenv("ANDROID_SDK_ROOT", str(tmp_path / "sdk"))
     assert list_avds() == ["Pixel_6_API_33", "Small_Phone"]
+
+
+def test_adb_device_on_an_emulator_saves_and_loads_console_snapshots(
+    console: FakeConsole, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llamatouch.device.adb import AdbConfig, AdbDevice
+
+    (tmp_path / ".emulator_console_auth_token").write_text(TOKEN + "\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    dev = AdbDevice(AdbConfig(serial=f"emulator-{console.port}"))
+    console.state = "task-start"
+    dev.save_state("task_start")
+    console.state = "dirty"
+    dev.load_state("task_start")
+    assert console.state == "task-start"
+    with pytest.raises(ConsoleError, match="does not exist"):
+        dev.load_state("nope")
+    phone = AdbDevice(AdbConfig(serial="R58M12ABCDE"))
+    with pytest.raises(NotImplementedError, match="not an Android emulator"):
+        phone.load_state("task_start")
+    with pytest.raises(NotImplementedError, match="not an Android emulator"):
+        phone.save_state("task_start")
