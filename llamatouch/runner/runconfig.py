@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from llamatouch.errors import LlamaTouchError
+from llamatouch.device.spec import DeviceSpec
+from llamatouch.errors import DeviceError, LlamaTouchError
 
 RUN_SCHEMA = "llamatouch.eval-run/1"
 
@@ -117,13 +118,17 @@ def check_config(config: EvalConfig) -> None:
         raise RunError(f"--max-steps must be at least 1 (got {config.max_steps})")
     if config.infra_retries < 0:
         raise RunError(f"--infra-retries must be at least 0 (got {config.infra_retries})")
+    for text in config.devices:
+        try:
+            DeviceSpec.parse(text)
+        except DeviceError as exc:
+            raise RunError(f"--device: {exc}") from None
     _check_on_device(config)
 
 
 def _check_on_device(config: EvalConfig) -> None:
     """``--model device:PORT`` needs a port and devices reached through adb that can host a
     model server (a phone, or ``llamatouch emulator serve --llm-server``)."""
-    from llamatouch.device.spec import DeviceSpec
     from llamatouch.errors import LLMError
     from llamatouch.llm.on_device import device_port
 
