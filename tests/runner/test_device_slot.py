@@ -3,10 +3,13 @@ them at a task's start with Device.load_state when the device loads world states
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from llamatouch.errors import DeviceError
 from llamatouch.runner.devices import DeviceSlot
+from llamatouch.runner.runconfig import EvalConfig, RunError, check_config
 from llamatouch.world import resolve_world
 from llamatouch_emulator.virtual import VirtualDevice
 from llamatouch_emulator.worlds import demo_world_dir
@@ -51,3 +54,10 @@ def test_adb_virtual_slot_loads_the_start_state_out_of_band() -> None:
         assert dev.observe().activity == local.foreground_activity()
     finally:
         slot.close()
+
+
+def test_a_bad_device_is_refused_before_the_run(tmp_path: Path) -> None:
+    config = EvalConfig(agent="random", out=tmp_path / "run", devices=("virtual", "adb:"))
+    with pytest.raises(RunError, match=r"--device: .*needs a serial"):
+        check_config(config)
+    check_config(EvalConfig(agent="random", out=tmp_path / "run", devices=("virtual:demo",)))
