@@ -32,6 +32,10 @@ def test_the_import_contracts_are_kept() -> None:
         "agents do not import the runner or the CLI",
     ):
         assert f"{name} KEPT" in run.stdout, run.stdout
+    # The layers and the agents' boundary hold with no exception (no ignore_imports entry).
+    lines = run.stdout.splitlines()
+    assert "llamatouch packages import only downwards KEPT" in lines
+    assert "agents do not import the runner or the CLI KEPT" in lines
 
 
 def test_a_wrong_way_import_is_reported(tmp_path: Path) -> None:
