@@ -39,7 +39,8 @@ def run(ns: argparse.Namespace) -> int:
     import webbrowser
 
     from llamatouch.paths import annotations_dir
-    from llamatouch.web.app import create_app, make_server, new_token
+    from llamatouch.web.app import create_app, make_server
+    from llamatouch.web.guard import new_token
     from llamatouch.web.session import AnnotationSession, SessionConfig
 
     session = AnnotationSession(

@@ -281,8 +281,9 @@ def run_author(args: argparse.Namespace, world: Path) -> int:
     import webbrowser
 
     from llamatouch.errors import LlamaTouchError
-    from llamatouch.web.app import make_server, new_token
+    from llamatouch.web.app import make_server
     from llamatouch.web.author import AuthorConfig, AuthorSession, create_author_app
+    from llamatouch.web.guard import new_token
 
     if args.suite is None:
         return _usage_error("--suite FILE is required to author tasks on a world")

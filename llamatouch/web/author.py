@@ -24,7 +24,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request
 
@@ -39,8 +38,8 @@ from llamatouch.tasks import Task, TaskSuite, load_suite
 from llamatouch.trace.format import read_trace
 from llamatouch.ui.node import UIScreen
 from llamatouch.ui.render import render_screenshot
-from llamatouch.web.app import TOKEN_COOKIE, TOKEN_HEADER, _same, guard_requests
 from llamatouch.web.backend import evaluate, first_screen_trace
+from llamatouch.web.guard import require_token
 from llamatouch.world import World, WorldTransition, load_world
 
 log = logging.getLogger(__name__)
@@ -269,36 +268,7 @@ def create_author_app(session: AuthorSession, token: str) -> Flask:
     app = Flask("llamatouch.web.author", template_folder=str(_HERE / "templates"),
                 static_folder=str(_HERE / "static"), static_url_path="/static")
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, JSON_SORT_KEYS=False)
-    guard_requests(app)  # Host header (DNS rebinding), NUL bytes, deep nesting: 400
-
-    @app.before_request
-    def _check_token() -> Any:
-        header = request.headers.get(TOKEN_HEADER)
-        if request.method not in ("GET", "HEAD"):
-            return None if _same(header, token) else abort(403)
-        if _same(request.args.get("token"), token):
-            args = {k: v for k, v in request.args.items() if k != "token"}
-            resp = redirect(request.path + (f"?{urlencode(args)}" if args else ""))
-            resp.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict")
-            return resp
-        if _same(header, token) or _same(request.cookies.get(TOKEN_COOKIE), token):
-            return None
-        abort(403)
-
-    @app.after_request
-    def _headers(resp: Response) -> Response:
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["X-Frame-Options"] = "DENY"
-        resp.headers["Referrer-Policy"] = "no-referrer"
-        resp.headers["Cache-Control"] = "no-store"
-        resp.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'"
-        )
-        return resp
-
-    @app.errorhandler(403)
-    def _forbidden(_: Any) -> tuple[str, int]:
-        return "forbidden: open the URL printed by `llamatouch annotate` (it holds the token)", 403
+    require_token(app, token)
 
     def _body() -> dict[str, Any]:
         body = request.get_json(silent=True)

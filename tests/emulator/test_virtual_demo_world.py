@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from demo_builder import write_demo  # scripts/ (pytest pythonpath)
 
 from llamatouch.actions import action_from_json
 from llamatouch.errors import ActionError, DeviceGoneError, DumpError, SchemaError, XmlFormatError
@@ -14,7 +15,6 @@ from llamatouch.paths import tasks_dir
 from llamatouch.tasks import load_suite
 from llamatouch.ui.xmlio import read_uiautomator_xml
 from llamatouch.world import load_world
-from demo_builder import write_demo  # scripts/ (pytest pythonpath)
 from llamatouch_emulator.virtual import NULL_ROOT_ERROR, FaultConfig, VirtualDevice
 from llamatouch_emulator.worlds import demo_world_dir, load_named_world
 

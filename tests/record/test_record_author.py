@@ -18,8 +18,9 @@ from llamatouch.essential.schema import load_annotation
 from llamatouch.record.explorer import Explorer, RecordConfig
 from llamatouch.runner import EvalConfig, run_eval
 from llamatouch.tasks import load_suite
-from llamatouch.web.app import make_server, new_token
+from llamatouch.web.app import make_server
 from llamatouch.web.author import AuthorConfig, AuthorSession, create_author_app
+from llamatouch.web.guard import new_token
 from llamatouch_emulator.virtual import VirtualDevice
 from llamatouch_emulator.worlds import load_named_world
 

@@ -13,7 +13,8 @@ from werkzeug.serving import BaseWSGIServer
 
 from llamatouch.datasets.droidtask import import_droidtask
 from llamatouch.datasets.gt_trace import write_gt_traces
-from llamatouch.web.app import create_app, make_server, new_token
+from llamatouch.web.app import create_app, make_server
+from llamatouch.web.guard import new_token
 from llamatouch.web.session import AnnotationSession, SessionConfig
 
 #: The DroidTask task the tests annotate: "create a new event, the task is 'laundry', save it"

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from llamatouch.web.app import TOKEN_HEADER, create_app, make_server, new_token
+from llamatouch.web.app import create_app, make_server
+from llamatouch.web.guard import TOKEN_HEADER, new_token
 from llamatouch.web.session import AnnotationSession, SessionConfig
 
 SECRET = "top-secret-outside-the-roots"
