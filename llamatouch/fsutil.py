@@ -23,6 +23,8 @@ def load_json_file(path: str | Path) -> Any:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise JsonFormatError(p, f"malformed JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise JsonFormatError(p, "malformed JSON: nested too deeply") from exc
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

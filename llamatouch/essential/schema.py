@@ -35,7 +35,7 @@ from typing import Any
 
 from llamatouch.actions import action_from_json
 from llamatouch.errors import ActionError, JsonFormatError, LlamaTouchError, SchemaError
-from llamatouch.fsutil import atomic_write_json
+from llamatouch.fsutil import atomic_write_json, load_json_file
 
 #: The base schema version: what files that use no 1.1 field are written as.
 ANNOTATION_SCHEMA = "llamatouch.essential/1"
@@ -610,28 +610,10 @@ def annotation_to_json(ann: Annotation) -> dict[str, Any]:
 # -- files ---------------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> Any:
-    """A JSON file's value; unreadable or malformed files raise :class:`JsonFormatError`.
-
-    (Kept here rather than imported so that this module depends only on ``errors``,
-    ``actions`` and ``fsutil``: the evaluator and the tools import it without the rest.)
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise JsonFormatError(path, f"cannot read: {exc.strerror or exc}") from exc
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise JsonFormatError(path, f"malformed JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise JsonFormatError(path, "malformed JSON: nested too deeply") from exc
-
-
 def load_annotation(path: str | Path) -> Annotation:
     """Read and validate one annotation file; errors name the file and field."""
     p = Path(path)
-    return annotation_from_json(_read_json(p), p)
+    return annotation_from_json(load_json_file(p), p)
 
 
 def save_annotation(ann: Annotation, path: str | Path) -> None:
