@@ -27,7 +27,8 @@ lint: setup
 	$(BIN)/lint-imports
 
 typecheck: setup
-	$(BIN)/mypy -p llamatouch -p llamatouch_agents -p llamatouch_emulator scripts/demo_builder.py
+	$(BIN)/mypy -p llamatouch -p llamatouch_agents -p llamatouch_emulator
+	$(BIN)/mypy scripts/demo_builder.py
 
 pytest: setup
 	$(BIN)/pytest
