@@ -38,11 +38,15 @@ from typing import Any
 from llamatouch.actions import LongPress, Tap, Type
 from llamatouch.annotating.goal import AppTexts, goal_is_page, in_popup
 from llamatouch.essential.schema import (
+    ActivityPrimitive,
     Annotation,
     Checkpoint,
+    ClickPrimitive,
     Component,
+    ExactPrimitive,
     Locator,
     Primitive,
+    TypePrimitive,
     normalise_text,
 )
 from llamatouch.evaluator.matcher import check_checkpoint
@@ -344,7 +348,7 @@ def propose_annotation(
         if isinstance(act, Type):
             checkpoints.append(
                 Checkpoint(
-                    [Primitive("type", text=act.text)], note=f"types {act.text!r}", gt_step=i
+                    [TypePrimitive(text=act.text)], note=f"types {act.text!r}", gt_step=i
                 )
             )
         elif isinstance(act, (Tap, LongPress)):
@@ -362,7 +366,7 @@ def propose_annotation(
             continue
         checkpoints.append(
             Checkpoint(
-                [Primitive("click", component=component_of(node, screens[i], with_state=False))],
+                [ClickPrimitive(component=component_of(node, screens[i], with_state=False))],
                 note=f"taps {label!r}",
                 gt_step=i,
             )
@@ -370,11 +374,11 @@ def propose_annotation(
     last = screens[-1]
     final_prims: list[Primitive] = []
     if steps[-1].record.activity and steps[-1].record.activity != steps[0].record.activity:
-        final_prims.append(Primitive("activity", activity=steps[-1].record.activity))
+        final_prims.append(ActivityPrimitive(activity=steps[-1].record.activity))
     for n in _final_components(screens, instruction, typed, texts, cfg):
-        final_prims.append(Primitive("exact", component=component_of(n, last)))
+        final_prims.append(ExactPrimitive(component=component_of(n, last)))
     if page and not final_prims and steps[-1].record.activity:
-        final_prims.append(Primitive("activity", activity=steps[-1].record.activity))
+        final_prims.append(ActivityPrimitive(activity=steps[-1].record.activity))
     n_steps = len(steps)
     opts = EvalOptions()
     if final_prims:
@@ -386,7 +390,7 @@ def propose_annotation(
             gt_step=n_steps - 1,
             final=page,
             persist=not page and cfg.persist_states and bool(
-                [p for p in final_prims if p.type == "exact"]
+                [p for p in final_prims if isinstance(p, ExactPrimitive)]
             ),
         )
         weak = n_steps >= 2 and check_checkpoint(0, final, StepView(steps[-2]), opts)[0] is True
@@ -400,8 +404,8 @@ def propose_annotation(
             checkpoints.append(
                 Checkpoint(
                     [
-                        Primitive(
-                            "click", component=component_of(node, screens[i], with_state=False)
+                        ClickPrimitive(
+                            component=component_of(node, screens[i], with_state=False)
                         )
                     ],
                     note=f"taps {label!r} (its effect is not visible on the last screen)",
@@ -414,7 +418,7 @@ def propose_annotation(
     if not checkpoints:
         checkpoints.append(
             Checkpoint(
-                [Primitive("activity", activity=steps[-1].record.activity or app, match="package")],
+                [ActivityPrimitive(activity=steps[-1].record.activity or app, match="package")],
                 final=True,
                 note="nothing distinctive found: the app is on screen",
                 gt_step=n_steps - 1,

@@ -36,11 +36,19 @@ from typing import Any
 
 from llamatouch.errors import InputFormatError, LlamaTouchError
 from llamatouch.essential.schema import (
+    ActivityPrimitive,
     Annotation,
     Checkpoint,
+    ClickPrimitive,
     Component,
+    ExactPrimitive,
+    FuzzyPrimitive,
+    ImagePrimitive,
+    InstalledPrimitive,
     Locator,
     Primitive,
+    TypePrimitive,
+    UninstalledPrimitive,
 )
 from llamatouch.evaluator.imagehash import crop, dhash
 from llamatouch.evaluator.stepview import StepView
@@ -238,7 +246,7 @@ class _Step:
         scr = read_uiautomator_file(self.path(".xml"))
         return StepView(None, screen=scr, record=StepRecord(index=self.index)).screen_text()
 
-    def image_primitive(self, item: dict[str, Any]) -> Primitive:
+    def image_primitive(self, item: dict[str, Any]) -> ImagePrimitive:
         from PIL import Image
 
         w, h = self.size()
@@ -251,7 +259,7 @@ class _Step:
         digest = dhash(
             crop(rgb, (b[0] * rgb.width, b[1] * rgb.height, b[2] * rgb.width, b[3] * rgb.height))
         )
-        return Primitive("image", component=comp, hash=digest, algo="dhash")
+        return ImagePrimitive(component=comp, hash=digest, algo="dhash")
 
 
 def _map_item(step: _Step, keyword: str, arg: str) -> tuple[Primitive | None, str | None]:
@@ -260,17 +268,18 @@ def _map_item(step: _Step, keyword: str, arg: str) -> tuple[Primitive | None, st
         act = step.activity()
         if not act or act == "null":
             raise ValueError(f"{step.path('.activity').name} is empty")
-        return Primitive("activity", activity=act), None
+        return ActivityPrimitive(activity=act), None
     if keyword == "type":
         if not arg:
             raise ValueError("empty text")
-        return Primitive("type", text=arg), None
+        return TypePrimitive(text=arg), None
     if keyword in ("check_install", "check_uninstall"):
         pkg = APP_PACKAGES.get(arg.strip().lower())
         if pkg is None:
             raise ValueError(f"no known package for app {arg!r}")
-        kind = "installed" if keyword == "check_install" else "uninstalled"
-        return Primitive(kind, package=pkg), None
+        if keyword == "check_install":
+            return InstalledPrimitive(package=pkg), None
+        return UninstalledPrimitive(package=pkg), None
     try:
         idx = int(arg)
     except ValueError:
@@ -281,7 +290,7 @@ def _map_item(step: _Step, keyword: str, arg: str) -> tuple[Primitive | None, st
             "fuzzy<-2> is LlamaTouch's placeholder next to install checks: nothing to check",
         )
     if keyword == "fuzzy" and idx == -1:
-        return Primitive("fuzzy", scope="screen", text=step.screen_text()), None
+        return FuzzyPrimitive(scope="screen", text=step.screen_text()), None
     if idx < 0:
         raise ValueError(f"negative component index {idx}")
     item = step.component(idx)
@@ -293,14 +302,14 @@ def _map_item(step: _Step, keyword: str, arg: str) -> tuple[Primitive | None, st
                     f"component {idx} has no text: imported as an image primitive"
                 )
             raise ValueError(f"component {idx} has no text and the step has no screenshot")
-        return Primitive("exact", component=component_from_json(item, w, h)), None
+        return ExactPrimitive(component=component_from_json(item, w, h)), None
     if keyword == "fuzzy":
         if not item.get("text") and not item.get("content-desc"):
             raise ValueError(f"component {idx} has no text to compare")
         comp = component_from_json(item, w, h, with_state=False)
-        return Primitive("fuzzy", component=comp), None
+        return FuzzyPrimitive(component=comp), None
     if keyword == "click":
-        return Primitive("click", component=component_from_json(item, w, h, with_state=False)), None
+        return ClickPrimitive(component=component_from_json(item, w, h, with_state=False)), None
     raise KeyError(keyword)
 
 

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from llamatouch.actions import action_from_json
 from llamatouch.errors import ActionError, JsonFormatError, LlamaTouchError, SchemaError
@@ -47,24 +47,6 @@ SUPPORTED_SCHEMAS: tuple[str, ...] = (ANNOTATION_SCHEMA, ANNOTATION_SCHEMA_1_1)
 #: Checkpoint fields that exist only from version 1.1 on.
 CHECKPOINT_FIELDS_1_1: tuple[str, ...] = ("persist", "shared_screen")
 
-#: Every primitive type, in the order the evaluator tries them (cheapest first).
-PRIMITIVE_TYPES: tuple[str, ...] = (
-    "activity",
-    "type",
-    "click",
-    "installed",
-    "uninstalled",
-    "exact",
-    "absent",
-    "fuzzy",
-    "image",
-    "semantic",
-)
-#: Types that check an event on one screen (the action taken there), not a state: a
-#: ``persist`` checkpoint does not require them to hold again at the end.
-EVENT_TYPES = frozenset({"click", "type"})
-#: Types whose primitive names a component.
-COMPONENT_TYPES = frozenset({"exact", "click", "image", "absent"})
 #: Scopes of the text-similarity primitives.
 SCOPES = ("component", "screen")
 #: rapidfuzz scorers a fuzzy primitive may name.
@@ -149,58 +131,6 @@ class Component:
 
 
 @dataclass(slots=True)
-class Primitive:
-    """One check on one screen. Which fields apply depends on ``type``.
-
-    Attributes:
-        type: one of :data:`PRIMITIVE_TYPES`.
-        component: ``exact`` / ``click`` / ``image`` / ``absent`` (required);
-            ``fuzzy`` / ``semantic`` with ``scope="component"`` (required: its ``text`` or
-            ``content_desc`` is the reference text, its other attributes narrow the candidates).
-        scope: ``fuzzy`` / ``semantic``: ``component`` (best-matching node) or ``screen`` (the
-            whole screen's text as rendered to HTML).
-        text: ``type``: the text the agent must have typed; ``fuzzy`` / ``semantic`` with
-            ``scope="screen"``: the reference screen text.
-        threshold: ``fuzzy``: minimum similarity in [0, 1] (rapidfuzz score / 100);
-            ``semantic``: minimum cosine similarity. ``None`` = the documented default.
-        scorer: ``fuzzy``: the rapidfuzz scorer (:data:`FUZZY_SCORERS`); ``None`` = ``ratio``
-            for components, ``token_sort_ratio`` for screens.
-        activity: ``activity``: the expected foreground activity ``package/.Activity``.
-        match: ``activity``: ``exact`` (full class name) or ``package`` (same app only);
-            ``type``: ``equals`` or ``contains``.
-        package: ``installed`` / ``uninstalled``: the Android package name.
-        position_tolerance: ``exact`` / ``absent``: when set, the node's centre must lie within
-            this distance (fraction of the screen's width and height, per axis) of the
-            annotated ``component.bounds`` centre.
-        jitter: ``click``: how far outside the component (fraction of the screen width) a tap
-            may land and still count, when nothing else clickable was hit.
-        hash: ``image``: hex perceptual hash of the component's crop on the reference screen.
-        algo: ``image``: ``dhash`` or ``phash``.
-        max_distance: ``image``: largest Hamming distance (of 64 bits) that still matches.
-        case_sensitive: ``type``: compare case (default: no, see docs).
-    """
-
-    type: str
-    component: Component | None = None
-    scope: str | None = None
-    text: str | None = None
-    threshold: float | None = None
-    scorer: str | None = None
-    activity: str | None = None
-    match: str | None = None
-    package: str | None = None
-    position_tolerance: float | None = None
-    jitter: float | None = None
-    hash: str | None = None
-    algo: str | None = None
-    max_distance: int | None = None
-    case_sensitive: bool = False
-
-    def effective_scope(self) -> str:
-        return self.scope or "component"
-
-
-@dataclass(slots=True)
 class Checkpoint:
     """One essential state: primitives that must hold together on one screen.
 
@@ -228,8 +158,8 @@ class Checkpoint:
     shared_screen: bool = False
 
     def state_primitives(self) -> list[Primitive]:
-        """The primitives that describe a state (all but the :data:`EVENT_TYPES`)."""
-        return [p for p in self.primitives if p.type not in EVENT_TYPES]
+        """The primitives that describe a state (all but the events: ``click``, ``type``)."""
+        return [p for p in self.primitives if not p.event]
 
 
 @dataclass(slots=True)
@@ -282,18 +212,6 @@ def normalise_text(text: str) -> str:
 
 _LOCATOR_KEYS = ("resource_id", "text", "content_desc", "class_name")
 _COMPONENT_KEYS = (*_LOCATOR_KEYS, "checked", "selected", "bounds", "alternatives")
-_PRIM_KEYS = {
-    "activity": {"activity", "match"},
-    "type": {"text", "match", "case_sensitive"},
-    "click": {"component", "jitter"},
-    "installed": {"package"},
-    "uninstalled": {"package"},
-    "exact": {"component", "position_tolerance"},
-    "absent": {"component", "position_tolerance"},
-    "fuzzy": {"component", "scope", "text", "threshold", "scorer"},
-    "image": {"component", "hash", "algo", "max_distance"},
-    "semantic": {"component", "scope", "text", "threshold"},
-}
 
 
 class _Ctx:
@@ -399,66 +317,343 @@ def _component(ctx: _Ctx, raw: Any, where: str) -> Component:
 def _primitive(ctx: _Ctx, raw: Any, where: str) -> Primitive:
     obj = ctx.obj(raw, where)
     ptype = obj.get("type")
-    if ptype not in _PRIM_KEYS:
+    cls = PRIMITIVE_TYPES.get(ptype) if isinstance(ptype, str) else None
+    if cls is None:
         raise ctx.err(
             f"{where}.type", f"unknown primitive {ptype!r}; known: {list(PRIMITIVE_TYPES)}"
         )
-    ctx.keys(obj, {"type", *_PRIM_KEYS[ptype]}, where)
-    p = Primitive(type=ptype)
-    if "component" in obj:
-        p.component = _component(ctx, obj["component"], f"{where}.component")
-    if ptype in COMPONENT_TYPES and p.component is None:
+    ctx.keys(obj, {"type", *(f.name for f in fields(cls))}, where)
+    return cls._parse(ctx, obj, where)
+
+
+class _PrimitiveMeta(type):
+    """Lets ``Primitive("exact", component=...)`` build the class registered for ``"exact"``
+    (the one-class constructor of schema 1 code, kept for scripts written against it)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Primitive:
+            name: Any = None
+            if "type" in kwargs:
+                name = kwargs.pop("type")
+            elif args:
+                name, args = args[0], args[1:]
+            sub = PRIMITIVE_TYPES.get(name) if isinstance(name, str) else None
+            if sub is None:
+                raise TypeError(f"unknown primitive type {name!r}; known: {list(PRIMITIVE_TYPES)}")
+            return sub(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Primitive(metaclass=_PrimitiveMeta):
+    """Base of every primitive: one check on one screen. ``kind`` is the JSON ``"type"``.
+
+    Each subclass holds only the fields its type takes; :data:`PRIMITIVE_TYPES` maps the JSON
+    type to the class. Parsing is strict (:meth:`from_json` raises :class:`SchemaError` naming
+    the file and field); :meth:`to_json` writes ``type`` then the set fields in name order.
+    """
+
+    #: The JSON ``"type"`` value.
+    kind: ClassVar[str] = ""
+    #: An event on one screen (the action taken there), not a state: a ``persist``
+    #: checkpoint does not require it to hold again at the end.
+    event: ClassVar[bool] = False
+
+    @property
+    def type(self) -> str:
+        """The JSON ``"type"`` value (same as :attr:`kind`)."""
+        return self.kind
+
+    def named_component(self) -> Component | None:
+        """The component this primitive names (``None`` for types without one and for a
+        screen-scope similarity): for readers that treat every primitive alike."""
+        comp = getattr(self, "component", None)
+        return comp if isinstance(comp, Component) else None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.kind}
+        for f in sorted(fields(self), key=lambda f: f.name):
+            v = getattr(self, f.name)
+            if isinstance(v, Component):
+                out[f.name] = _component_json(v)
+            elif isinstance(v, bool):
+                if v:
+                    out[f.name] = True
+            elif v is not None:
+                out[f.name] = v
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Any, source: str | Path = "<primitive>", where: str = "") -> Primitive:
+        """Validate one primitive object and build the class registered for its ``type``
+        (called on a subclass, the type must be that subclass's). Raises :class:`SchemaError`."""
+        ctx = _Ctx(source)
+        where = where or "<primitive>"
+        prim = _primitive(ctx, raw, where)
+        if not isinstance(prim, cls):
+            raise ctx.err(f"{where}.type", f"expected {cls.kind!r}, got {prim.kind!r}")
+        return prim
+
+    @classmethod
+    def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
+        raise NotImplementedError
+
+
+def _opt_component(ctx: _Ctx, obj: dict[str, Any], where: str) -> Component | None:
+    return _component(ctx, obj["component"], f"{where}.component") if "component" in obj else None
+
+
+def _req_component(ctx: _Ctx, obj: dict[str, Any], where: str) -> Component:
+    comp = _opt_component(ctx, obj, where)
+    if comp is None:
         raise ctx.err(f"{where}.component", "missing")
-    if ptype == "activity":
-        p.activity = ctx.req_str(obj, "activity", where)
-        p.match = ctx.choice(obj, "match", where, ACTIVITY_MATCH_MODES)
-    elif ptype == "type":
-        p.text = ctx.req_str(obj, "text", where)
-        p.match = ctx.choice(obj, "match", where, TYPE_MATCH_MODES)
-        p.case_sensitive = bool(ctx.opt_bool(obj, "case_sensitive", where))
-    elif ptype in ("installed", "uninstalled"):
-        p.package = ctx.req_str(obj, "package", where)
-    elif ptype == "click":
-        p.jitter = ctx.opt_num(obj, "jitter", where, 0.0, 0.5)
-    elif ptype in ("exact", "absent"):
-        p.position_tolerance = ctx.opt_num(obj, "position_tolerance", where, 0.0, 1.0)
-        if p.position_tolerance is not None and (p.component is None or p.component.bounds is None):
-            raise ctx.err(f"{where}.position_tolerance", "needs component.bounds")
-        if p.component is not None and not p.component.locators():
-            raise ctx.err(f"{where}.component", "needs at least one attribute or locator")
-    elif ptype in ("fuzzy", "semantic"):
-        p.scope = ctx.choice(obj, "scope", where, SCOPES)
-        p.text = ctx.opt_str(obj, "text", where)
-        lo = 0.0 if ptype == "fuzzy" else -1.0
-        p.threshold = ctx.opt_num(obj, "threshold", where, lo, 1.0)
-        if ptype == "fuzzy":
-            p.scorer = ctx.choice(obj, "scorer", where, FUZZY_SCORERS)
-        if p.effective_scope() == "screen":
-            if not p.text:
-                raise ctx.err(f"{where}.text", "a screen-scope primitive needs the reference text")
-            if p.component is not None:
-                raise ctx.err(f"{where}.component", "not allowed with scope 'screen'")
-        else:
-            if p.component is None:
-                raise ctx.err(f"{where}.component", "missing (scope 'component')")
-            if not (p.component.text or p.component.content_desc):
-                raise ctx.err(f"{where}.component", "needs a text or content_desc to compare")
-    elif ptype == "image":
-        p.hash = ctx.req_str(obj, "hash", where)
+    return comp
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityPrimitive(Primitive):
+    """The foreground activity is ``activity`` (``package/.Activity``); ``match``: ``exact``
+    (full class name, the default) or ``package`` (same app only)."""
+
+    kind: ClassVar[str] = "activity"
+    activity: str
+    match: str | None = None
+
+    @classmethod
+    def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
+        return cls(
+            activity=ctx.req_str(obj, "activity", where),
+            match=ctx.choice(obj, "match", where, ACTIVITY_MATCH_MODES),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TypePrimitive(Primitive):
+    """The action on the screen typed ``text``; ``match``: ``equals`` (default) or
+    ``contains``; ``case_sensitive``: compare case (default: no, see docs)."""
+
+    kind: ClassVar[str] = "type"
+    event: ClassVar[bool] = True
+    text: str
+    match: str | None = None
+    case_sensitive: bool = False
+
+    @classmethod
+    def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
+        return cls(
+            text=ctx.req_str(obj, "text", where),
+            match=ctx.choice(obj, "match", where, TYPE_MATCH_MODES),
+            case_sensitive=bool(ctx.opt_bool(obj, "case_sensitive", where)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClickPrimitive(Primitive):
+    """The action on the screen tapped ``component``; ``jitter``: how far outside it (fraction
+    of the screen width) a tap may land and still count, when nothing else clickable was hit."""
+
+    kind: ClassVar[str] = "click"
+    event: ClassVar[bool] = True
+    component: Component
+    jitter: float | None = None
+
+    @classmethod
+    def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
+        return cls(
+            component=_req_component(ctx, obj, where),
+            jitter=ctx.opt_num(obj, "jitter", where, 0.0, 0.5),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledPrimitive(Primitive):
+    """The Android package ``package`` is installed."""
+
+    kind: ClassVar[str] = "installed"
+    package: str
+
+    @classmethod
+    def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
+        return cls(package=ctx.req_str(obj, "package", where))
+
+
+@dataclass(frozen=True, slots=True)
+class UninstalledPrimitive(Primitive):
+    """The Android package ``package`` is not installed."""
+
+    kind: ClassVar[str] = "uninstalled"
+    package: str
+
+    @classmethod
+    def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
+        return cls(package=ctx.req_str(obj, "package", where))
+
+
+def _located(ctx: _Ctx, obj: dict[str, Any], where: str) -> tuple[Component, float | None]:
+    comp = _req_component(ctx, obj, where)
+    tol = ctx.opt_num(obj, "position_tolerance", where, 0.0, 1.0)
+    if tol is not None and comp.bounds is None:
+        raise ctx.err(f"{where}.position_tolerance", "needs component.bounds")
+    if not comp.locators():
+        raise ctx.err(f"{where}.component", "needs at least one attribute or locator")
+    return comp, tol
+
+
+@dataclass(frozen=True, slots=True)
+class ExactPrimitive(Primitive):
+    """A node of the screen is ``component``; ``position_tolerance``: when set, the node's
+    centre must lie within this distance (fraction of the screen's width and height, per
+    axis) of the annotated ``component.bounds`` centre."""
+
+    kind: ClassVar[str] = "exact"
+    component: Component
+    position_tolerance: float | None = None
+
+    @classmethod
+    def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
+        comp, tol = _located(ctx, obj, where)
+        return cls(component=comp, position_tolerance=tol)
+
+
+@dataclass(frozen=True, slots=True)
+class AbsentPrimitive(Primitive):
+    """No node of the screen is ``component`` (``position_tolerance`` as for ``exact``)."""
+
+    kind: ClassVar[str] = "absent"
+    component: Component
+    position_tolerance: float | None = None
+
+    @classmethod
+    def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
+        comp, tol = _located(ctx, obj, where)
+        return cls(component=comp, position_tolerance=tol)
+
+
+def _similarity(
+    ctx: _Ctx, obj: dict[str, Any], where: str, lo: float, *, fuzzy: bool = False
+) -> tuple[Component | None, str | None, str | None, float | None]:
+    comp = _opt_component(ctx, obj, where)
+    scope = ctx.choice(obj, "scope", where, SCOPES)
+    text = ctx.opt_str(obj, "text", where)
+    threshold = ctx.opt_num(obj, "threshold", where, lo, 1.0)
+    if fuzzy:  # the scorer is checked before the scope rules (the order errors are reported in)
+        ctx.choice(obj, "scorer", where, FUZZY_SCORERS)
+    if (scope or "component") == "screen":
+        if not text:
+            raise ctx.err(f"{where}.text", "a screen-scope primitive needs the reference text")
+        if comp is not None:
+            raise ctx.err(f"{where}.component", "not allowed with scope 'screen'")
+    else:
+        if comp is None:
+            raise ctx.err(f"{where}.component", "missing (scope 'component')")
+        if not (comp.text or comp.content_desc):
+            raise ctx.err(f"{where}.component", "needs a text or content_desc to compare")
+    return comp, scope, text, threshold
+
+
+@dataclass(frozen=True, slots=True)
+class FuzzyPrimitive(Primitive):
+    """Text similarity (rapidfuzz) of the best-matching node (``scope="component"``: the
+    component's ``text`` or ``content_desc`` is the reference, its other attributes narrow the
+    candidates) or of the whole screen's text (``scope="screen"``: ``text`` is the reference).
+
+    Attributes:
+        threshold: minimum similarity in [0, 1] (rapidfuzz score / 100); ``None`` = default.
+        scorer: the rapidfuzz scorer (:data:`FUZZY_SCORERS`); ``None`` = ``ratio`` for
+            components, ``token_sort_ratio`` for screens.
+    """
+
+    kind: ClassVar[str] = "fuzzy"
+    component: Component | None = None
+    scope: str | None = None
+    text: str | None = None
+    threshold: float | None = None
+    scorer: str | None = None
+
+    def effective_scope(self) -> str:
+        return self.scope or "component"
+
+    @classmethod
+    def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
+        comp, scope, text, threshold = _similarity(ctx, obj, where, 0.0, fuzzy=True)
+        scorer = ctx.choice(obj, "scorer", where, FUZZY_SCORERS)
+        return cls(component=comp, scope=scope, text=text, threshold=threshold, scorer=scorer)
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticPrimitive(Primitive):
+    """Embedding similarity, scopes as for :class:`FuzzyPrimitive`; ``threshold``: minimum
+    cosine similarity (``None`` = the documented default)."""
+
+    kind: ClassVar[str] = "semantic"
+    component: Component | None = None
+    scope: str | None = None
+    text: str | None = None
+    threshold: float | None = None
+
+    def effective_scope(self) -> str:
+        return self.scope or "component"
+
+    @classmethod
+    def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
+        comp, scope, text, threshold = _similarity(ctx, obj, where, -1.0)
+        return cls(component=comp, scope=scope, text=text, threshold=threshold)
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePrimitive(Primitive):
+    """The crop of ``component.bounds`` looks like the reference.
+
+    Attributes:
+        hash: hex perceptual hash (64 bits) of the component's crop on the reference screen.
+        algo: ``dhash`` or ``phash`` (``None`` = ``dhash``).
+        max_distance: largest Hamming distance (of 64 bits) that still matches.
+    """
+
+    kind: ClassVar[str] = "image"
+    component: Component
+    hash: str
+    algo: str | None = None
+    max_distance: int | None = None
+
+    @classmethod
+    def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
+        comp = _req_component(ctx, obj, where)
+        digest = ctx.req_str(obj, "hash", where)
         try:
-            int(p.hash, 16)
+            int(digest, 16)
         except ValueError:
-            raise ctx.err(f"{where}.hash", f"not a hex string: {p.hash!r}") from None
-        if len(p.hash) != 16:
+            raise ctx.err(f"{where}.hash", f"not a hex string: {digest!r}") from None
+        if len(digest) != 16:
             raise ctx.err(f"{where}.hash", "expected 16 hex digits (a 64-bit hash)")
-        p.algo = ctx.choice(obj, "algo", where, HASH_ALGOS)
+        algo = ctx.choice(obj, "algo", where, HASH_ALGOS)
         md = ctx.opt_num(obj, "max_distance", where, 0, 64)
         if md is not None and not float(md).is_integer():
             raise ctx.err(f"{where}.max_distance", "expected an integer")
-        p.max_distance = None if md is None else int(md)
-        if p.component is not None and p.component.bounds is None:
+        if comp.bounds is None:
             raise ctx.err(f"{where}.component.bounds", "an image primitive needs bounds")
-    return p
+        return cls(
+            component=comp, hash=digest, algo=algo, max_distance=None if md is None else int(md)
+        )
+
+
+#: Every primitive type, JSON ``"type"`` -> class, in the order the evaluator tries them
+#: (cheapest first).
+PRIMITIVE_TYPES: dict[str, type[Primitive]] = {
+    c.kind: c
+    for c in (
+        ActivityPrimitive,
+        TypePrimitive,
+        ClickPrimitive,
+        InstalledPrimitive,
+        UninstalledPrimitive,
+        ExactPrimitive,
+        AbsentPrimitive,
+        FuzzyPrimitive,
+        ImagePrimitive,
+        SemanticPrimitive,
+    )
+}
 
 
 def _checkpoint(ctx: _Ctx, raw: Any, where: str, version: str) -> Checkpoint:
@@ -557,18 +752,8 @@ def _component_json(c: Component) -> dict[str, Any]:
 
 
 def primitive_to_json(p: Primitive) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": p.type}
-    for k in sorted(_PRIM_KEYS[p.type]):
-        v = getattr(p, k)
-        if k == "component":
-            if v is not None:
-                out[k] = _component_json(v)
-        elif k == "case_sensitive":
-            if v:
-                out[k] = True
-        elif v is not None:
-            out[k] = v
-    return out
+    """``p`` as JSON (same as ``p.to_json()``)."""
+    return p.to_json()
 
 
 def schema_version(ann: Annotation) -> str:

@@ -21,17 +21,18 @@ from llamatouch.actions import Finish
 from llamatouch.errors import EvaluationError
 from llamatouch.essential.schema import (
     PRIMITIVE_TYPES,
+    ActivityPrimitive,
     Annotation,
     Checkpoint,
     Component,
-    Primitive,
+    ExactPrimitive,
 )
 from llamatouch.evaluator.options import EvalOptions, Evidence, Verdict
-from llamatouch.evaluator.primitives import CHECKS
+from llamatouch.evaluator.primitives import check_activity, check_exact, check_primitive
 from llamatouch.evaluator.stepview import StepView
 from llamatouch.trace.format import Trace
 
-_ORDER = {t: i for i, t in enumerate(PRIMITIVE_TYPES)}
+_ORDER = {c: i for i, c in enumerate(PRIMITIVE_TYPES.values())}
 
 
 def check_checkpoint(
@@ -42,7 +43,7 @@ def check_checkpoint(
         Evidence(k, i, p.type, sv.index, None, detail="not evaluated")
         for i, p in enumerate(cp.primitives)
     ]
-    order = sorted(range(len(cp.primitives)), key=lambda i: _ORDER[cp.primitives[i].type])
+    order = sorted(range(len(cp.primitives)), key=lambda i: _ORDER[type(cp.primitives[i])])
     failed = False
     unknown = False
     held = 0
@@ -54,7 +55,7 @@ def check_checkpoint(
             held += 1
             continue
         try:
-            out = CHECKS[p.type](p, sv, opts)
+            out = check_primitive(p, sv, opts)
         except EvaluationError as exc:
             ev.passed, ev.detail = None, str(exc)
             unknown = True
@@ -83,14 +84,14 @@ def _context_holds(cp: Checkpoint, sv: StepView, opts: EvalOptions) -> bool:
     judged on the last step. Raises :class:`EvaluationError` when that cannot be computed.
     """
     for p in cp.primitives:
-        if p.type == "activity":
-            if not CHECKS["activity"](p, sv, opts).passed:
+        if isinstance(p, ActivityPrimitive):
+            if not check_activity(p, sv, opts).passed:
                 return False
-        elif p.type == "exact" and p.component is not None:
+        elif isinstance(p, ExactPrimitive):
             comp = p.component
             if comp.checked is None and comp.selected is None:
                 continue
-            if not CHECKS["exact"](Primitive("exact", component=_stateless(comp)), sv, opts).passed:
+            if not check_exact(ExactPrimitive(component=_stateless(comp)), sv, opts).passed:
                 return False
     return True
 
@@ -106,10 +107,9 @@ def _stateless(comp: Component) -> Component:
 
 def _has_context(cp: Checkpoint) -> bool:
     return any(
-        p.type == "activity"
+        isinstance(p, ActivityPrimitive)
         or (
-            p.type == "exact"
-            and p.component is not None
+            isinstance(p, ExactPrimitive)
             and (p.component.checked is not None or p.component.selected is not None)
         )
         for p in cp.primitives

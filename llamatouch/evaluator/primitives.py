@@ -17,7 +17,22 @@ from typing import Any
 
 from llamatouch.actions import LongPress, Tap, Type
 from llamatouch.errors import EvaluationError
-from llamatouch.essential.schema import Component, Locator, Primitive, normalise_text
+from llamatouch.essential.schema import (
+    AbsentPrimitive,
+    ActivityPrimitive,
+    ClickPrimitive,
+    Component,
+    ExactPrimitive,
+    FuzzyPrimitive,
+    ImagePrimitive,
+    InstalledPrimitive,
+    Locator,
+    Primitive,
+    SemanticPrimitive,
+    TypePrimitive,
+    UninstalledPrimitive,
+    normalise_text,
+)
 from llamatouch.evaluator.options import EvalOptions
 from llamatouch.evaluator.stepview import IndexedNode, StepView
 from llamatouch.evaluator.treeview import HitScreen
@@ -154,9 +169,8 @@ def describe_node(node: UINode) -> dict[str, Any]:
 # -- checks --------------------------------------------------------------------------------
 
 
-def check_exact(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+def check_exact(p: ExactPrimitive, sv: StepView, opts: EvalOptions) -> Outcome:
     comp = p.component
-    assert comp is not None
     items = find_component(sv, comp)
     best, off = _nearest(sv, items, comp)
     tol = p.position_tolerance
@@ -176,9 +190,8 @@ def check_exact(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
     return Outcome(True, 1.0, 1.0, expected, found, f"{len(items)} matching node(s)")
 
 
-def check_absent(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+def check_absent(p: AbsentPrimitive, sv: StepView, opts: EvalOptions) -> Outcome:
     comp = p.component
-    assert comp is not None
     items = find_component(sv, comp)
     tol = p.position_tolerance
     if tol is not None and items:
@@ -190,8 +203,8 @@ def check_absent(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
     return Outcome(True, 1.0, None, comp.describe(), None, "not on screen")
 
 
-def check_activity(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
-    expected = p.activity or ""
+def check_activity(p: ActivityPrimitive, sv: StepView, opts: EvalOptions) -> Outcome:
+    expected = p.activity
     actual = sv.record.activity
     if not actual:
         raise EvaluationError(f"{sv.where()}: the step recorded no foreground activity")
@@ -225,8 +238,8 @@ def _type_norm(text: str, case_sensitive: bool) -> str:
     return t if case_sensitive else t.casefold()
 
 
-def check_type(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
-    expected = p.text or ""
+def check_type(p: TypePrimitive, sv: StepView, opts: EvalOptions) -> Outcome:
+    expected = p.text
     action = sv.action()
     if not isinstance(action, Type):
         kind = "no action" if action is None else action.kind
@@ -276,9 +289,8 @@ def tap_target(screen: HitScreen, x: float, y: float, element: str | None) -> UI
     return screen.hit_test(x, y)
 
 
-def check_click(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+def check_click(p: ClickPrimitive, sv: StepView, opts: EvalOptions) -> Outcome:
     comp = p.component
-    assert comp is not None
     expected = comp.describe()
     tap = _tap(sv)
     if tap is None:
@@ -328,12 +340,14 @@ def check_click(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
     return Outcome(False, 0.0, 1.0, expected, found, "the tap hit something else")
 
 
-def check_installed(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+def check_installed(
+    p: InstalledPrimitive | UninstalledPrimitive, sv: StepView, opts: EvalOptions
+) -> Outcome:
     pkgs = sv.record.installed_packages
     if pkgs is None:
         raise EvaluationError(f"{sv.where()}: the step recorded no installed packages")
-    present = (p.package or "").lower() in {x.strip().lower() for x in pkgs}
-    ok = present if p.type == "installed" else not present
+    present = p.package.lower() in {x.strip().lower() for x in pkgs}
+    ok = present if isinstance(p, InstalledPrimitive) else not present
     return Outcome(
         ok,
         float(ok),
@@ -355,14 +369,14 @@ def _scorer(name: str) -> Callable[..., float]:
     }[name]
 
 
-def _reference_text(p: Primitive) -> str:
+def _reference_text(p: FuzzyPrimitive | SemanticPrimitive) -> str:
     if p.effective_scope() == "screen":
         return p.text or ""
-    assert p.component is not None
+    assert p.component is not None  # the schema requires it with scope "component"
     return p.component.text or p.component.content_desc or ""
 
 
-def check_fuzzy(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+def check_fuzzy(p: FuzzyPrimitive, sv: StepView, opts: EvalOptions) -> Outcome:
     ref = norm(_reference_text(p))
     if p.effective_scope() == "screen":
         thr = p.threshold if p.threshold is not None else opts.fuzzy_screen_threshold
@@ -398,7 +412,7 @@ def check_fuzzy(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
     )
 
 
-def check_semantic(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+def check_semantic(p: SemanticPrimitive, sv: StepView, opts: EvalOptions) -> Outcome:
     import numpy as np
 
     from llamatouch.embed.minilm import get_encoder
@@ -431,11 +445,11 @@ def check_semantic(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
     )
 
 
-def check_image(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+def check_image(p: ImagePrimitive, sv: StepView, opts: EvalOptions) -> Outcome:
     from llamatouch.evaluator.imagehash import best_distance
 
     comp = p.component
-    assert comp is not None and comp.bounds is not None and p.hash is not None
+    assert comp.bounds is not None  # the schema requires bounds on an image primitive
     img = sv.image()
     iw, ih = img.size
     thr = p.max_distance if p.max_distance is not None else opts.image_max_distance
@@ -470,15 +484,22 @@ def check_image(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
     )
 
 
-CHECKS: dict[str, Callable[[Primitive, StepView, EvalOptions], Outcome]] = {
-    "exact": check_exact,
-    "absent": check_absent,
-    "activity": check_activity,
-    "type": check_type,
-    "click": check_click,
-    "installed": check_installed,
-    "uninstalled": check_installed,
-    "fuzzy": check_fuzzy,
-    "semantic": check_semantic,
-    "image": check_image,
+#: The check of each primitive class (each function takes that class).
+CHECKS: dict[type[Primitive], Callable[[Any, StepView, EvalOptions], Outcome]] = {
+    ExactPrimitive: check_exact,
+    AbsentPrimitive: check_absent,
+    ActivityPrimitive: check_activity,
+    TypePrimitive: check_type,
+    ClickPrimitive: check_click,
+    InstalledPrimitive: check_installed,
+    UninstalledPrimitive: check_installed,
+    FuzzyPrimitive: check_fuzzy,
+    SemanticPrimitive: check_semantic,
+    ImagePrimitive: check_image,
 }
+
+
+def check_primitive(p: Primitive, sv: StepView, opts: EvalOptions) -> Outcome:
+    """Run the check of ``p``'s class on one step (raises :class:`EvaluationError` when it
+    cannot be computed)."""
+    return CHECKS[type(p)](p, sv, opts)

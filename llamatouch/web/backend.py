@@ -62,8 +62,8 @@ def evaluate(trace: Trace, annotation: Annotation) -> dict[str, Any]:
 def component_json(node: UINode, screen: UIScreen) -> dict[str, Any]:
     """A clicked node as the schema's self-contained component (the proposer's description:
     attributes, state, relative box and locator alternatives)."""
-    prim = schema.Primitive(type="exact", component=component_of(node, screen))
-    return dict(schema.primitive_to_json(prim)["component"])
+    prim = schema.ExactPrimitive(component=component_of(node, screen))
+    return dict(prim.to_json()["component"])
 
 
 def make_primitive(
@@ -79,8 +79,11 @@ def make_primitive(
     cannot give what the type needs (e.g. ``type`` on a step that typed nothing)."""
     src = f"step {step.index}"
     rec = step.record
+    cls = schema.PRIMITIVE_TYPES.get(kind)
+    if cls is None:
+        raise SchemaError(src, "type", f"unknown primitive {kind!r}")
     obj: dict[str, Any] = {"type": kind}
-    if kind in ("exact", "click", "image", "absent", "fuzzy", "semantic"):
+    if "component" in {f.name for f in dataclasses.fields(cls)}:
         if node is None or screen is None:
             raise SchemaError(src, kind, "click a component on the screen first")
         obj["component"] = component_json(node, screen)
@@ -110,13 +113,11 @@ def make_primitive(
         if not pkg:
             raise SchemaError(src, kind, "no package known for this task")
         obj["package"] = pkg
-    else:
-        raise SchemaError(src, "type", f"unknown primitive {kind!r}")
     # validate through the schema (one-primitive checkpoint) and return its normal form
     probe = {"schema": schema.ANNOTATION_SCHEMA, "task_id": "probe", "instruction": "",
              "app": "", "checkpoints": [{"primitives": [obj]}]}
     ann = schema.annotation_from_json(probe, src)
-    return dict(schema.primitive_to_json(ann.checkpoints[0].primitives[0]))
+    return dict(ann.checkpoints[0].primitives[0].to_json())
 
 
 def _image_hash(png: bytes, node: UINode, screen: UIScreen) -> dict[str, Any]:

@@ -21,7 +21,13 @@ from llamatouch.datasets.llamatouch_ess import (
     import_ess_trace,
     parse_ess,
 )
-from llamatouch.essential.schema import Annotation, Checkpoint, Component, Primitive
+from llamatouch.essential.schema import (
+    ActivityPrimitive,
+    Annotation,
+    Checkpoint,
+    ClickPrimitive,
+    Component,
+)
 from llamatouch.evaluator import evaluate
 from llamatouch.trace.format import StepRecord, TraceManifest, TraceWriter, read_trace
 from llamatouch.ui.xmlio import read_uiautomator_file
@@ -171,8 +177,7 @@ def _click_trace(tmp_path: Path, case: Path, x: int, y: int) -> Path:
 
 def test_click_on_the_real_click_case(llamatouch_data_dir, tmp_path):
     case = llamatouch_data_dir / "cases" / "click_case1"
-    done = Primitive(
-        "click",
+    done = ClickPrimitive(
         component=Component(
             resource_id="com.google.android.apps.maps:id/dialog_positive_button",
             class_name="android.widget.Button",
@@ -213,8 +218,7 @@ def test_difference_click_hits_the_clickable_not_the_smallest_node(llamatouch_da
         [
             Checkpoint(
                 [
-                    Primitive(
-                        "click",
+                    ClickPrimitive(
                         component=Component(
                             resource_id=button.resource_id, class_name=button.class_name, text=""
                         ),
@@ -247,5 +251,5 @@ def test_difference_activity_direction(tmp_path):
     w = TraceWriter(root, TraceManifest(episode_id="a", task={"id": "a"}))
     w.write_step(StepRecord(index=0, activity=agent), None, None)
     w.finish("finished")
-    ann = Annotation("a", "", "", [Checkpoint([Primitive("activity", activity=annotated)])])
+    ann = Annotation("a", "", "", [Checkpoint([ActivityPrimitive(activity=annotated)])])
     assert evaluate(read_trace(root), ann).status == "fail"

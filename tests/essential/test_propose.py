@@ -10,7 +10,7 @@ from llamatouch.annotating.propose import propose_annotation
 from llamatouch.annotating.selftest import self_test
 from llamatouch.datasets.droidtask import ImportResult, import_droidtask
 from llamatouch.datasets.gt_trace import write_gt_trace
-from llamatouch.essential.schema import load_annotation, save_annotation
+from llamatouch.essential.schema import ClickPrimitive, load_annotation, save_annotation
 from llamatouch.trace.format import read_trace
 from llamatouch.world import load_world
 
@@ -31,7 +31,8 @@ def test_proposal_for_a_note_creation(imported, tmp_path):
     ann = propose_annotation(tr, task)
     types = [p.type for c in ann.checkpoints for p in c.primitives]
     assert "type" in types
-    texts = [p.component.text for c in ann.checkpoints for p in c.primitives if p.component]
+    comps = [p.named_component() for c in ann.checkpoints for p in c.primitives]
+    texts = [comp.text for comp in comps if comp is not None]
     assert "NewTextNote" in texts
     assert ann.provenance["method"] == "proposed"
     assert ann.gt_actions == task.gt_actions
@@ -46,7 +47,8 @@ def test_invisible_effect_gets_a_click_checkpoint(imported, tmp_path):
     on the choice itself, or the first screen alone would already pass."""
     task, tr = _gt(imported, "applauncher-task3", tmp_path)
     ann = propose_annotation(tr, task)
-    clicks = [p.component.text for c in ann.checkpoints for p in c.primitives if p.type == "click"]
+    prims = [p for c in ann.checkpoints for p in c.primitives]
+    clicks = [p.component.text for p in prims if isinstance(p, ClickPrimitive)]
     assert "3 columns" in clicks
     st = self_test(ann, tr)
     assert st.ok, st.to_json()
@@ -55,17 +57,12 @@ def test_invisible_effect_gets_a_click_checkpoint(imported, tmp_path):
 def test_proposal_never_uses_side_files(imported, tmp_path):
     task, tr = _gt(imported, "calendar-task10", tmp_path)
     ann = propose_annotation(tr, task)
-    for c in ann.checkpoints:
-        for p in c.primitives:
-            if p.component is not None:
-                assert p.component.locators() or p.component.bounds
-    state = [
-        p
-        for c in ann.checkpoints
-        for p in c.primitives
-        if p.component is not None and p.component.checked is not None
-    ]
-    assert state and state[0].component.checked is True
+    comps = [p.named_component() for c in ann.checkpoints for p in c.primitives]
+    for comp in comps:
+        if comp is not None:
+            assert comp.locators() or comp.bounds
+    state = [comp for comp in comps if comp is not None and comp.checked is not None]
+    assert state and state[0].checked is True
 
 
 def test_page_goal_needs_the_page_at_the_end_and_state_goal_persists(imported, tmp_path):

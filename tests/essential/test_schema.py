@@ -12,11 +12,20 @@ from llamatouch.essential.schema import (
     ANNOTATION_SCHEMA,
     ANNOTATION_SCHEMA_1_1,
     PRIMITIVE_TYPES,
+    AbsentPrimitive,
+    ActivityPrimitive,
     Annotation,
     Checkpoint,
+    ClickPrimitive,
     Component,
+    ExactPrimitive,
+    FuzzyPrimitive,
+    ImagePrimitive,
+    InstalledPrimitive,
     Locator,
-    Primitive,
+    SemanticPrimitive,
+    TypePrimitive,
+    UninstalledPrimitive,
     annotation_to_json,
     load_annotation,
     load_annotations_dir,
@@ -35,21 +44,20 @@ COMP = Component(
 
 def every_primitive() -> Annotation:
     prims = [
-        Primitive("activity", activity="com.app/.Main"),
-        Primitive("type", text="hello", match="contains", case_sensitive=True),
-        Primitive("click", component=COMP, jitter=0.01),
-        Primitive("installed", package="com.duolingo"),
-        Primitive("uninstalled", package="com.spotify.music"),
-        Primitive(
-            "exact",
+        ActivityPrimitive(activity="com.app/.Main"),
+        TypePrimitive(text="hello", match="contains", case_sensitive=True),
+        ClickPrimitive(component=COMP, jitter=0.01),
+        InstalledPrimitive(package="com.duolingo"),
+        UninstalledPrimitive(package="com.spotify.music"),
+        ExactPrimitive(
             component=Component(text="x", checked=True, bounds=(0, 0, 1, 1)),
             position_tolerance=0.05,
         ),
-        Primitive("absent", component=Component(content_desc="Close")),
-        Primitive("fuzzy", component=COMP, threshold=0.8, scorer="token_set_ratio"),
-        Primitive("fuzzy", scope="screen", text="a b c"),
-        Primitive("image", component=COMP, hash="0123456789abcdef", algo="phash", max_distance=6),
-        Primitive("semantic", scope="screen", text="a settings page", threshold=0.5),
+        AbsentPrimitive(component=Component(content_desc="Close")),
+        FuzzyPrimitive(component=COMP, threshold=0.8, scorer="token_set_ratio"),
+        FuzzyPrimitive(scope="screen", text="a b c"),
+        ImagePrimitive(component=COMP, hash="0123456789abcdef", algo="phash", max_distance=6),
+        SemanticPrimitive(scope="screen", text="a settings page", threshold=0.5),
     ]
     assert {p.type for p in prims} == set(PRIMITIVE_TYPES)
     return Annotation(
@@ -169,9 +177,9 @@ def _two_checkpoints(**second: bool) -> Annotation:
         "turn it on",
         "com.app",
         [
-            Checkpoint([Primitive("activity", activity="com.app/.Settings")]),
+            Checkpoint([ActivityPrimitive(activity="com.app/.Settings")]),
             Checkpoint(
-                [Primitive("exact", component=Component(text="Autosave", checked=True))],
+                [ExactPrimitive(component=Component(text="Autosave", checked=True))],
                 **second,
             ),
         ],
@@ -248,10 +256,10 @@ def test_persist_needs_a_state_primitive(tmp_path):
 def test_state_primitives_leave_out_events():
     cp = Checkpoint(
         [
-            Primitive("click", component=COMP),
-            Primitive("type", text="x"),
-            Primitive("exact", component=COMP),
-            Primitive("activity", activity="com.app/.Main"),
+            ClickPrimitive(component=COMP),
+            TypePrimitive(text="x"),
+            ExactPrimitive(component=COMP),
+            ActivityPrimitive(activity="com.app/.Main"),
         ]
     )
     assert [p.type for p in cp.state_primitives()] == ["exact", "activity"]

@@ -204,13 +204,9 @@ def test_prefilter_is_sound_on_real_screens(variant_traces, droidtask_annotation
     root, _index = variant_traces
     hierarchy_cache().clear()
     anns = load_annotations_dir(droidtask_annotations)
-    comps = [
-        p.component
-        for a in anns.values()
-        for c in a.checkpoints
-        for p in c.primitives
-        if p.component is not None
-    ]
+    prims = [p for a in anns.values() for c in a.checkpoints for p in c.primitives]
+    named = [p.named_component() for p in prims]
+    comps = [comp for comp in named if comp is not None]
     checked = rejected = 0
     for eid in sorted(_index)[::7]:
         for step in read_trace(root / eid).steps:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from evaluator_synth import screen
 
-from llamatouch.essential.schema import Annotation, Checkpoint, Component, Primitive
+from llamatouch.essential.schema import (
+    ActivityPrimitive,
+    Annotation,
+    Checkpoint,
+    ClickPrimitive,
+    Component,
+    ExactPrimitive,
+    Primitive,
+    TypePrimitive,
+)
 from llamatouch.evaluator import EvalOptions, evaluate
 
 A = screen({"text": "Alpha"})
@@ -15,7 +24,7 @@ TAP = {"action": "tap", "x": 10, "y": 10}
 
 
 def has(text: str) -> Primitive:
-    return Primitive("exact", component=Component(text=text))
+    return ExactPrimitive(component=Component(text=text))
 
 
 def ann(*cps: Checkpoint) -> Annotation:
@@ -75,7 +84,7 @@ def test_uncomputable_step_is_error_only_when_it_matters(make_trace, tmp_path):
     v = evaluate(tr, a)
     assert v.status == "error" and "malformed XML" in v.reason
     # a primitive that definitely fails on the same screen makes the unknown irrelevant
-    a2 = ann(Checkpoint([Primitive("type", text="zzz"), has("Beta")]))
+    a2 = ann(Checkpoint([TypePrimitive(text="zzz"), has("Beta")]))
     v = evaluate(tr, a2)
     assert v.status == "fail"
 
@@ -124,7 +133,7 @@ def switch(on: bool) -> object:
 def dark_on(*, persist: bool) -> Checkpoint:
     comp = Component(resource_id="com.app:id/dark", text="Dark theme", checked=True)
     return Checkpoint(
-        [Primitive("activity", activity=SETTINGS), Primitive("exact", component=comp)],
+        [ActivityPrimitive(activity=SETTINGS), ExactPrimitive(component=comp)],
         note="dark theme on",
         persist=persist,
     )
@@ -172,9 +181,7 @@ def test_persist_ignores_event_primitives(make_trace):
     # a click is an event of its own screen: only the state primitives must hold at the end
     tap_alpha = {"action": "tap", "x": 500, "y": 50}
     clickable_a = screen({"text": "Alpha", "clickable": True, "bounds": (0, 0, 1080, 100)})
-    cp = Checkpoint(
-        [Primitive("click", component=Component(text="Alpha")), has("Alpha")], persist=True
-    )
+    cp = Checkpoint([ClickPrimitive(component=Component(text="Alpha")), has("Alpha")], persist=True)
     v = evaluate(make_trace([(clickable_a, tap_alpha, {}), (clickable_a, FIN, {})]), ann(cp))
     assert v.success
 
@@ -239,7 +246,7 @@ def test_unreadable_hierarchies_are_errors_not_prechecked_fails(make_trace):
     pre-check must not answer for them (none of them holds the needle "Beta")."""
     for kind, (doc, why) in _UNREADABLE.items():
         assert doc.rstrip().endswith("</hierarchy>") and "Beta" not in doc
-        for prim in (has("Beta"), Primitive("click", component=Component(text="Beta"))):
+        for prim in (has("Beta"), ClickPrimitive(component=Component(text="Beta"))):
             tr = make_trace([(A, {"action": "tap", "x": 5, "y": 5}, {})])
             (tr.root / "steps" / "0000" / "screen.xml").write_text(doc)
             v = evaluate(tr, ann(Checkpoint([prim])))

@@ -12,7 +12,7 @@ from llamatouch.essential.schema import (
     Annotation,
     Checkpoint,
     Component,
-    Primitive,
+    ExactPrimitive,
     save_annotation,
 )
 from llamatouch.evaluator import score_dir
@@ -33,7 +33,7 @@ def scored_dir(make_trace, tmp_path):
     nested.mkdir(parents=True)
     (tmp_path / "trace3").rename(nested / "trace3")
     anns = tmp_path / "anns"
-    alpha = Primitive("exact", component=Component(text="Alpha"))
+    alpha = ExactPrimitive(component=Component(text="Alpha"))
     ann = Annotation("t", "x", "com.app", [Checkpoint([alpha])])
     save_annotation(ann, anns / "t.json")
     return tmp_path, anns
