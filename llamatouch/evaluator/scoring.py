@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from llamatouch.errors import LlamaTouchError
 from llamatouch.essential.schema import Annotation, load_annotations_dir
 from llamatouch.evaluator.baselines import evaluate_exact_match, evaluate_lcs
 from llamatouch.evaluator.matcher import evaluate
-from llamatouch.evaluator.options import EvalOptions, Verdict
+from llamatouch.evaluator.options import EvalOptions, Evidence, Verdict
 from llamatouch.trace.format import Trace, is_trace_dir, read_trace
 
 if TYPE_CHECKING:
@@ -133,13 +133,18 @@ def find_trace_folders(root: str | Path) -> list[Path]:
 
 @dataclass(frozen=True, slots=True)
 class _Job:
-    """What every trace of a run is scored with (handed to each worker process once)."""
+    """What every trace of a run is scored with (handed to each worker process once).
+
+    Forked workers inherit it (annotations, trace folders) without a copy; a worker is then
+    told only which slice of ``paths`` to score and answers with packed results.
+    """
 
     annotations: dict[str, Annotation]
     load_errors: dict[str, str]
     evaluator: str
     options: EvalOptions | None
     lcs_threshold: float
+    paths: tuple[Path, ...] = ()
 
     def score(self, path: Path) -> ScoreResult:
         t0 = time.perf_counter()
@@ -157,28 +162,69 @@ class _Job:
 
 _WORKER_JOB: _Job | None = None
 
+_EVIDENCE_FIELDS = tuple(f.name for f in fields(Evidence))
+_VERDICT_FIELDS = tuple(f.name for f in fields(Verdict))
+_RESULT_FIELDS = tuple(f.name for f in fields(ScoreResult))
+
+#: a :class:`ScoreResult` as plain tuples (its fields in order; the verdict's and evidence's
+#: too), which pickle several times faster than the dataclasses
+_Packed = tuple[Any, ...]
+
+
+def _pack(res: ScoreResult) -> _Packed:
+    values = [getattr(res, name) for name in _RESULT_FIELDS]
+    v = res.verdict
+    if v is not None:
+        packed = [getattr(v, name) for name in _VERDICT_FIELDS]
+        packed[_VERDICT_FIELDS.index("evidence")] = [
+            tuple(getattr(e, name) for name in _EVIDENCE_FIELDS) for e in v.evidence
+        ]
+        values[_RESULT_FIELDS.index("verdict")] = tuple(packed)
+    return tuple(values)
+
+
+def _unpack(packed: _Packed) -> ScoreResult:
+    values = list(packed)
+    at = _RESULT_FIELDS.index("verdict")
+    if values[at] is not None:
+        v = list(values[at])
+        ev = _VERDICT_FIELDS.index("evidence")
+        v[ev] = [Evidence(*e) for e in v[ev]]
+        values[at] = Verdict(*v)
+    return ScoreResult(*values)
+
 
 def _init_worker(job: _Job) -> None:
     global _WORKER_JOB
     _WORKER_JOB = job
 
 
-def _score_in_worker(path: Path) -> ScoreResult:
-    assert _WORKER_JOB is not None, "worker not initialised"
-    return _WORKER_JOB.score(path)
+def _score_block(start: int, stop: int) -> list[_Packed]:
+    """Score ``paths[start:stop]`` of the worker's job; the results packed."""
+    job = _WORKER_JOB
+    assert job is not None, "worker not initialised"
+    return [_pack(job.score(p)) for p in job.paths[start:stop]]
 
 
 def _pool(job: _Job, workers: int) -> ProcessPoolExecutor:
     """``workers`` processes that score with ``job``.
 
-    Forked where the platform can (the parent's imports and loaded annotations are shared,
-    so a worker starts in milliseconds), else spawned.
+    Forked where the platform can (the parent's imports, loaded annotations and list of
+    trace folders are shared, so a worker starts in milliseconds), else spawned.
     """
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     return ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(job,)
     )
+
+
+def _block_size(n: int, workers: int) -> int:
+    """Traces per block handed to a worker: four contiguous blocks per worker. Contiguous
+    blocks keep the traces of one task (which share screens) in one worker's hierarchy
+    cache, so few screens are parsed by both workers; four per worker let the last ones
+    even out the workers' finishing times."""
+    return max(1, -(-n // (workers * 4)))
 
 
 def score_dir(
@@ -209,23 +255,26 @@ def score_dir(
         for err in loaded.errors:
             load_errors[Path(getattr(err, "source", "")).stem] = str(err)
         annotations = loaded
-    job = _Job(dict(annotations), load_errors, evaluator, options, lcs_threshold)
     paths = find_trace_folders(traces_dir)
+    job = _Job(dict(annotations), load_errors, evaluator, options, lcs_threshold, tuple(paths))
     if workers == 1 or len(paths) < 2:
         ticks = progress(paths) if progress is not None else paths
         return [job.score(p) for p in ticks]
     workers = min(workers, len(paths))
-    # contiguous chunks keep the traces of one task (which share screens) in one worker's
-    # hierarchy cache; the pool starts before the progress bar's thread does
-    chunk = max(1, min(40, len(paths) // (workers * 4)))
+    size = _block_size(len(paths), workers)
+    # the pool starts before the progress bar's thread does
     with _pool(job, workers) as pool:
         # the parent's objects go to the collector's permanent generation while the workers
         # fork, so the workers' collections never walk (and copy) the pages they share
         gc.freeze()
         try:
-            scored = pool.map(_score_in_worker, paths, chunksize=chunk)
+            blocks = [
+                pool.submit(_score_block, start, min(start + size, len(paths)))
+                for start in range(0, len(paths), size)
+            ]
         finally:
             gc.unfreeze()
+        scored = (_unpack(packed) for block in blocks for packed in block.result())
         ticks = progress(paths) if progress is not None else paths
         return [res for _, res in zip(ticks, scored, strict=True)]
 
