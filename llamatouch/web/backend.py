@@ -8,6 +8,7 @@ clicked component, so the web layer never depends on the schema's internals.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,92 @@ def component_json(node: UINode, screen: UIScreen) -> dict[str, Any]:
     return dict(prim.to_json()["component"])
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Source:
+    """What a new primitive is read from: a step of the trace, its screen, the clicked node.
+
+    Attributes:
+        kind: the JSON type of the primitive being built.
+        where: how errors name the source (``step N``).
+        step: the trace step.
+        screen, node: the step's screen and the node the annotator clicked (``None`` = none).
+        task_app: the task's app package (``""`` = unknown).
+        png: the step's screenshot (``None`` = none recorded).
+    """
+
+    kind: str
+    where: str
+    step: TraceStep
+    screen: UIScreen | None
+    node: UINode | None
+    task_app: str
+    png: bytes | None
+
+    def component(self) -> tuple[UINode, UIScreen]:
+        if self.node is None or self.screen is None:
+            raise SchemaError(self.where, self.kind, "click a component on the screen first")
+        return self.node, self.screen
+
+
+def _located(src: _Source) -> dict[str, Any]:
+    return {"component": component_json(*src.component())}
+
+
+def _similar(threshold: float) -> Callable[[_Source], dict[str, Any]]:
+    def build(src: _Source) -> dict[str, Any]:
+        comp = component_json(*src.component())
+        return {"component": comp, "scope": "component", "threshold": threshold}
+
+    return build
+
+
+def _click(src: _Source) -> dict[str, Any]:
+    comp = component_json(*src.component())
+    return {"component": comp, "jitter": schema.DEFAULT_CLICK_JITTER}
+
+
+def _image(src: _Source) -> dict[str, Any]:
+    node, screen = src.component()
+    if src.png is None:
+        raise SchemaError(src.where, "image", "this step has no screenshot to hash")
+    return {"component": component_json(node, screen), **_image_hash(src.png, node, screen)}
+
+
+def _activity(src: _Source) -> dict[str, Any]:
+    if not src.step.record.activity:
+        raise SchemaError(src.where, "activity", "the step recorded no activity")
+    return {"activity": src.step.record.activity}
+
+
+def _typed(src: _Source) -> dict[str, Any]:
+    act = src.step.record.action
+    if not isinstance(act, Type) or not act.text:
+        raise SchemaError(src.where, "type", "the action on this screen typed no text")
+    return {"text": act.text, "match": "equals"}
+
+
+def _package(src: _Source) -> dict[str, Any]:
+    pkg = src.task_app or src.step.record.package
+    if not pkg:
+        raise SchemaError(src.where, src.kind, "no package known for this task")
+    return {"package": pkg}
+
+
+#: How each primitive class is filled in from a screen of the trace (its fields but ``type``).
+_BUILDERS: dict[type[schema.Primitive], Callable[[_Source], dict[str, Any]]] = {
+    schema.ExactPrimitive: _located,
+    schema.AbsentPrimitive: _located,
+    schema.FuzzyPrimitive: _similar(schema.DEFAULT_FUZZY_COMPONENT),
+    schema.SemanticPrimitive: _similar(schema.DEFAULT_SEMANTIC),
+    schema.ClickPrimitive: _click,
+    schema.ImagePrimitive: _image,
+    schema.ActivityPrimitive: _activity,
+    schema.TypePrimitive: _typed,
+    schema.InstalledPrimitive: _package,
+    schema.UninstalledPrimitive: _package,
+}
+
+
 def make_primitive(
     kind: str,
     step: TraceStep,
@@ -77,46 +164,15 @@ def make_primitive(
     """Build one primitive of type ``kind`` from a screen of the trace (and a clicked node for
     component types), validated by the schema. Raises :class:`SchemaError` when the screen
     cannot give what the type needs (e.g. ``type`` on a step that typed nothing)."""
-    src = f"step {step.index}"
-    rec = step.record
+    where = f"step {step.index}"
     cls = schema.PRIMITIVE_TYPES.get(kind)
     if cls is None:
-        raise SchemaError(src, "type", f"unknown primitive {kind!r}")
-    obj: dict[str, Any] = {"type": kind}
-    if "component" in {f.name for f in dataclasses.fields(cls)}:
-        if node is None or screen is None:
-            raise SchemaError(src, kind, "click a component on the screen first")
-        obj["component"] = component_json(node, screen)
-        if kind in ("fuzzy", "semantic"):
-            obj["scope"] = "component"
-            obj["threshold"] = (
-                schema.DEFAULT_FUZZY_COMPONENT if kind == "fuzzy" else schema.DEFAULT_SEMANTIC
-            )
-        elif kind == "click":
-            obj["jitter"] = schema.DEFAULT_CLICK_JITTER
-        elif kind == "image":
-            if png is None:
-                raise SchemaError(src, "image", "this step has no screenshot to hash")
-            obj.update(_image_hash(png, node, screen))
-    elif kind == "activity":
-        if not rec.activity:
-            raise SchemaError(src, "activity", "the step recorded no activity")
-        obj["activity"] = rec.activity
-    elif kind == "type":
-        act = rec.action
-        if not isinstance(act, Type) or not act.text:
-            raise SchemaError(src, "type", "the action on this screen typed no text")
-        obj["text"] = act.text
-        obj["match"] = "equals"
-    elif kind in ("installed", "uninstalled"):
-        pkg = task_app or rec.package
-        if not pkg:
-            raise SchemaError(src, kind, "no package known for this task")
-        obj["package"] = pkg
+        raise SchemaError(where, "type", f"unknown primitive {kind!r}")
+    fields = _BUILDERS[cls](_Source(kind, where, step, screen, node, task_app, png))
     # validate through the schema (one-primitive checkpoint) and return its normal form
     probe = {"schema": schema.ANNOTATION_SCHEMA, "task_id": "probe", "instruction": "",
-             "app": "", "checkpoints": [{"primitives": [obj]}]}
-    ann = schema.annotation_from_json(probe, src)
+             "app": "", "checkpoints": [{"primitives": [{"type": kind, **fields}]}]}
+    ann = schema.annotation_from_json(probe, where)
     return dict(ann.checkpoints[0].primitives[0].to_json())
 
 
