@@ -347,9 +347,7 @@ def propose_annotation(
     for i, (scr, act) in enumerate(zip(screens, actions, strict=True)):
         if isinstance(act, Type):
             checkpoints.append(
-                Checkpoint(
-                    [TypePrimitive(text=act.text)], note=f"types {act.text!r}", gt_step=i
-                )
+                Checkpoint([TypePrimitive(text=act.text)], note=f"types {act.text!r}", gt_step=i)
             )
         elif isinstance(act, (Tap, LongPress)):
             node = _labelled_target(scr, act.x, act.y, act.element)
@@ -403,11 +401,7 @@ def propose_annotation(
             label = _label(node) or node.resource_id or node.class_name
             checkpoints.append(
                 Checkpoint(
-                    [
-                        ClickPrimitive(
-                            component=component_of(node, screens[i], with_state=False)
-                        )
-                    ],
+                    [ClickPrimitive(component=component_of(node, screens[i], with_state=False))],
                     note=f"taps {label!r} (its effect is not visible on the last screen)",
                     gt_step=i,
                 )
