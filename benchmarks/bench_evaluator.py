@@ -46,12 +46,15 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import cast  # noqa: E402
 from unittest import mock  # noqa: E402
 
 from llamatouch.datasets.droidtask import import_droidtask  # noqa: E402
 from llamatouch.datasets.pathgen import write_variants  # noqa: E402
 from llamatouch.essential.schema import (  # noqa: E402
-    Primitive,
+    Component,
+    ExactPrimitive,
+    SemanticPrimitive,
     load_annotations_dir,
     save_annotation,
 )
@@ -61,12 +64,12 @@ from llamatouch.evaluator.stepview import hierarchy_cache  # noqa: E402
 from llamatouch.paths import annotations_dir, droidtask_dir  # noqa: E402
 from llamatouch.trace.format import read_trace  # noqa: E402
 from llamatouch.ui.xmlio import parse_xml_bytes  # noqa: E402
-from llamatouch.world import load_world  # noqa: E402
+from llamatouch.world import World, load_world  # noqa: E402
 
 
 def build(tmp: Path) -> tuple[Path, int]:
     imported = import_droidtask(droidtask_dir(), tmp / "import")
-    worlds = {}
+    worlds: dict[str, World] = {}
     out = tmp / "traces"
     n = 0
     with mock.patch("os.fsync"):  # throw-away benchmark files: durability is irrelevant
@@ -101,9 +104,9 @@ def with_semantic(src: Path, dst: Path) -> int:
     for ann in anns.values():
         for cp in ann.checkpoints:
             for p in list(cp.primitives):
-                if p.type == "exact" and p.component is not None and p.component.text:
-                    comp = type(p.component)(text=p.component.text)
-                    cp.primitives.append(Primitive("semantic", component=comp, threshold=0.8))
+                if isinstance(p, ExactPrimitive) and p.component.text:
+                    comp = Component(text=p.component.text)
+                    cp.primitives.append(SemanticPrimitive(component=comp, threshold=0.8))
                     added += 1
         save_annotation(ann, dst / f"{ann.task_id}.json")
     return added
@@ -155,7 +158,12 @@ def floor(traces: Path, repeat: int) -> dict[str, float]:
         f"{'floor: read + lxml parse of every step':<44} {n / wall:8.1f} traces/s wall, "
         f"{n / cpu:8.1f} /s CPU  ({n} traces, {steps} steps, median of {repeat})"
     )
-    return {"traces_per_s": n / wall, "traces_per_cpu_s": n / cpu, "n": n, "steps": steps}
+    return {
+        "traces_per_s": n / wall,
+        "traces_per_cpu_s": n / cpu,
+        "n": n,
+        "steps": cast(int, steps),
+    }
 
 
 def ours(label: str, traces: Path, anns: Path, repeat: int, **kw: object) -> dict[str, float]:
