@@ -326,26 +326,8 @@ def _primitive(ctx: _Ctx, raw: Any, where: str) -> Primitive:
     return cls._parse(ctx, obj, where)
 
 
-class _PrimitiveMeta(type):
-    """Lets ``Primitive("exact", component=...)`` build the class registered for ``"exact"``
-    (the one-class constructor of schema 1 code, kept for scripts written against it)."""
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        if cls is Primitive:
-            name: Any = None
-            if "type" in kwargs:
-                name = kwargs.pop("type")
-            elif args:
-                name, args = args[0], args[1:]
-            sub = PRIMITIVE_TYPES.get(name) if isinstance(name, str) else None
-            if sub is None:
-                raise TypeError(f"unknown primitive type {name!r}; known: {list(PRIMITIVE_TYPES)}")
-            return sub(*args, **kwargs)
-        return super().__call__(*args, **kwargs)
-
-
 @dataclass(frozen=True, slots=True)
-class Primitive(metaclass=_PrimitiveMeta):
+class Primitive:
     """Base of every primitive: one check on one screen. ``kind`` is the JSON ``"type"``.
 
     Each subclass holds only the fields its type takes; :data:`PRIMITIVE_TYPES` maps the JSON

@@ -21,9 +21,7 @@ from llamatouch.essential.schema import (
     ImagePrimitive,
     InstalledPrimitive,
     Primitive,
-    SemanticPrimitive,
     TypePrimitive,
-    UninstalledPrimitive,
     annotation_to_json,
     load_annotation,
 )
@@ -108,15 +106,6 @@ def test_from_json_is_strict_and_names_the_field(raw, field):
         Primitive.from_json(raw, "ann.json")
     assert field.replace("<p>", "<primitive>") in str(err.value)
     assert "ann.json" in str(err.value)
-
-
-def test_one_class_constructor_builds_the_registered_class():
-    """Scripts written against the one-class schema keep working."""
-    p = Primitive("semantic", component=Component(text="Save"), threshold=0.8)
-    assert type(p) is SemanticPrimitive and p.type == "semantic"
-    assert Primitive(type="uninstalled", package="a") == UninstalledPrimitive(package="a")
-    with pytest.raises(TypeError, match="unknown primitive type 'teleport'"):
-        Primitive("teleport")
 
 
 _text = st.text(min_size=1, max_size=20)
