@@ -37,7 +37,7 @@ test: lint typecheck pytest
 
 # The unit tier: no ../shared, no real model, no browser, no adb end-to-end (under a minute).
 pytest-fast: setup
-	$(BIN)/pytest -q -m "not slow and not shared"
+	$(BIN)/pytest -q -n auto -m "not slow and not shared"
 
 test-fast: lint typecheck pytest-fast
 
