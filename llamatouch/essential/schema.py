@@ -448,10 +448,9 @@ class ClickPrimitive(Primitive):
 
 
 @dataclass(frozen=True, slots=True)
-class InstalledPrimitive(Primitive):
-    """The Android package ``package`` is installed."""
+class _PackagePrimitive(Primitive):
+    """A check on one Android package (``package``), whatever the screen."""
 
-    kind: ClassVar[str] = "installed"
     package: str
 
     @classmethod
@@ -460,15 +459,17 @@ class InstalledPrimitive(Primitive):
 
 
 @dataclass(frozen=True, slots=True)
-class UninstalledPrimitive(Primitive):
+class InstalledPrimitive(_PackagePrimitive):
+    """The Android package ``package`` is installed."""
+
+    kind: ClassVar[str] = "installed"
+
+
+@dataclass(frozen=True, slots=True)
+class UninstalledPrimitive(_PackagePrimitive):
     """The Android package ``package`` is not installed."""
 
     kind: ClassVar[str] = "uninstalled"
-    package: str
-
-    @classmethod
-    def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
-        return cls(package=ctx.req_str(obj, "package", where))
 
 
 def _located(ctx: _Ctx, obj: dict[str, Any], where: str) -> tuple[Component, float | None]:
