@@ -21,31 +21,10 @@ from typing import Any, Protocol
 
 from llamatouch.essential.schema import normalise_text
 from llamatouch.ui.node import Bounds, UINode
+from llamatouch.ui.xmlio import KNOWN_ATTRIBUTES, infer_editable
 
-_KNOWN = frozenset(
-    {
-        "index",
-        "bounds",
-        "visible-to-user",
-        "editable",
-        "hint",
-        "checkable",
-        "checked",
-        "clickable",
-        "enabled",
-        "focusable",
-        "focused",
-        "scrollable",
-        "long-clickable",
-        "password",
-        "selected",
-        "text",
-        "resource-id",
-        "class",
-        "package",
-        "content-desc",
-    }
-)
+_KNOWN = KNOWN_ATTRIBUTES
+
 
 class HitScreen(Protocol):
     """What hit-testing a tap needs of a screen (:class:`UIScreen` or :class:`TreeScreen`)."""
@@ -69,8 +48,7 @@ def _editable(a: Any) -> bool:
     value = a.get("editable")
     if value is not None:
         return bool(value == "true")
-    cls = a.get("class", "")
-    return "EditText" in cls or "AutoCompleteTextView" in cls
+    return infer_editable(a.get("class", ""))
 
 
 def _segment(a: Any) -> str:

@@ -51,9 +51,11 @@ _STR_ATTRS: dict[str, str] = {
     "package": "package",
     "content-desc": "content_desc",
 }
-_KNOWN = frozenset(
+#: The uiautomator attributes UINode has a field for (the others go to ``UINode.extra``).
+KNOWN_ATTRIBUTES = frozenset(
     {"index", "bounds", "visible-to-user", "editable", "hint", *_BOOL_ATTRS, *_STR_ATTRS}
 )
+_KNOWN = KNOWN_ATTRIBUTES
 # DOCTYPE / ENTITY declarations anywhere in the document (case-insensitive).
 _DECL_RE = re.compile(rb"<!\s*(?:doctype|entity)", re.IGNORECASE)
 
@@ -92,7 +94,8 @@ def parse_xml_bytes(data: bytes, source: str | Path) -> etree._Element:
         raise XmlFormatError(source, f"malformed XML: {exc}") from exc
 
 
-def _infer_editable(class_name: str) -> bool:
+def infer_editable(class_name: str) -> bool:
+    """Whether a node without an ``editable`` attribute is a text field, by its class."""
     return "EditText" in class_name or "AutoCompleteTextView" in class_name
 
 
@@ -230,7 +233,7 @@ def _node_from_items(a: dict[str, str], idx: int, parent: int | None, source: st
         get("password") == "true",
         get("selected") == "true",
         get("visible-to-user", "true") == "true",
-        (editable_attr == "true") if editable_attr is not None else _infer_editable(class_name),
+        (editable_attr == "true") if editable_attr is not None else infer_editable(class_name),
         extra,
     )
 
@@ -275,7 +278,7 @@ def write_uiautomator_xml(screen: UIScreen) -> bytes:
         ]
         if node.hint:
             attrs.append(f"hint={quoteattr(node.hint, _ENT)}")
-        if node.editable != _infer_editable(node.class_name):
+        if node.editable != infer_editable(node.class_name):
             attrs.append(f'editable="{_b(node.editable)}"')
         for k, v in node.extra.items():
             attrs.append(f"{k}={quoteattr(v, _ENT)}")
