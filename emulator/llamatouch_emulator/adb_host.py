@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -38,11 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llamatouch.errors import DeviceError
+from llamatouch.procutil import die_with_parent
 
 log = logging.getLogger(__name__)
 
-#: prctl option number (linux/prctl.h).
-PR_SET_PDEATHSIG = 1
 #: How long a new adb server may take to listen.
 START_TIMEOUT_S = 20.0
 
@@ -82,10 +80,8 @@ def _child_setup(parent: int) -> Callable[[], None] | None:
         return None
 
     def setup() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
+        # exits at once if the parent died before the request took effect
+        die_with_parent(signal.SIGKILL, parent)
 
     return setup
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -50,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.errors import DeviceError, LLMError
+from llamatouch.procutil import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,6 @@ PROCESS_NAME = "llama-server"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 #: Seconds the child may take to load the model and listen.
 START_TIMEOUT_S = 120.0
-#: prctl option number (linux/prctl.h).
-PR_SET_PDEATHSIG = 1
 
 
 class _BadRequest(Exception):
@@ -256,10 +254,7 @@ def _die_with_parent(parent: int) -> Any:
         return None
 
     def setup() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:
-            os._exit(1)
+        die_with_parent(signal.SIGKILL, parent)
 
     return setup
 

@@ -30,7 +30,6 @@ for debugging with ``pdb``).
 from __future__ import annotations
 
 import abc
-import signal
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -75,20 +74,6 @@ class InProcessExecutor(Executor):
             worker.close()
 
 
-def describe_exit(exitcode: int | None) -> str:
-    """``"killed by signal SIGSEGV (11)"`` / ``"exited with code 3"`` for a process's exit code
-    (negative: the signal that killed it, as :mod:`multiprocessing` reports it)."""
-    if exitcode is None:
-        return "vanished (exit status unknown)"
-    if exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        return f"killed by signal {name} ({-exitcode})"
-    return f"exited with code {exitcode}"
-
-
 def step_reached(context: WorkerContext, item: EpisodeWork) -> int:
     """The step an episode had reached (complete steps in its trace on disk)."""
     from llamatouch.trace.format import read_trace
@@ -109,7 +94,7 @@ def after_worker_death(
     Args:
         item: the item.
         context: the run's worker context (retry budget, trace folder).
-        death: how the worker died (:func:`describe_exit`).
+        death: how the worker died (:func:`llamatouch.procutil.describe_exit`).
 
     Returns:
         The item again (one more attempt spent) while ``context.infra_retries`` allows, else

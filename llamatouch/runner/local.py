@@ -16,7 +16,6 @@ parent pid; on ``SIGTERM`` a worker closes its devices (private adb servers) and
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import multiprocessing as mp
 import os
@@ -33,15 +32,14 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from llamatouch.procutil import describe_exit, die_with_parent
 from llamatouch.redact import install_log_redaction
-from llamatouch.runner.executor import Executor, WorkerError, after_worker_death, describe_exit
+from llamatouch.runner.executor import Executor, WorkerError, after_worker_death
 from llamatouch.runner.work import EpisodeOutcome, EpisodeWork
 from llamatouch.runner.worker import EpisodeWorker, WorkerContext
 
 log = logging.getLogger(__name__)
 
-#: ``prctl`` option number of ``PR_SET_PDEATHSIG`` (linux/prctl.h).
-PR_SET_PDEATHSIG = 1
 #: Seconds a worker has to clean up after SIGTERM before it is ended hard.
 EXIT_GRACE_S = 10.0
 
@@ -242,12 +240,8 @@ def _die_with_parent(parent_pid: int) -> None:
 
     ``parent_pid``: the driver's pid when it started this process directly (spawn), else 0.
     """
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        except (OSError, AttributeError) as exc:  # pragma: no cover - exotic libc
-            log.warning("no parent-death signal: %s", exc)
+    if sys.platform.startswith("linux") and not die_with_parent(signal.SIGTERM):
+        log.warning("no parent-death signal: the watch thread alone ends this worker")
     watched = os.getppid()  # the driver (spawn) or the fork server (which dies with it)
     if parent_pid and watched != parent_pid:  # the driver died before we got here
         os._exit(1)

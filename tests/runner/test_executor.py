@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 from llamatouch.agent import AgentOptions
+from llamatouch.procutil import describe_exit
 from llamatouch.runner import (
     EpisodeOutcome,
     EpisodeSpec,
@@ -16,7 +17,7 @@ from llamatouch.runner import (
     WorkerContext,
 )
 from llamatouch.runner.devices import DeviceSlot
-from llamatouch.runner.executor import after_worker_death, describe_exit
+from llamatouch.runner.executor import after_worker_death
 from llamatouch.tasks import load_suite
 from llamatouch.trace.format import read_trace
 from llamatouch.trace.records import EpisodeStatus
