@@ -3,18 +3,17 @@
 Every trace gets one :class:`ScoreResult`; nothing stops the run: an unreadable trace, a
 missing or invalid annotation, a primitive that cannot be computed each become an ``error``
 result with the reason, and the summary counts them. With ``workers > 1`` the traces are
-scored by that many forked processes; the results are the same and come in the same order.
+scored by that many processes, this one included, that share the traces out as they go
+(:mod:`llamatouch.evaluator.stealing`); the results are the same and come in the same order.
 """
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from llamatouch.essential.schema import Annotation, load_annotations_dir
 from llamatouch.evaluator.baselines import evaluate_exact_match, evaluate_lcs
 from llamatouch.evaluator.matcher import evaluate
 from llamatouch.evaluator.options import EvalOptions, Evidence, Verdict
+from llamatouch.evaluator.stealing import Lost, run_stealing
 from llamatouch.trace.format import Trace, is_trace_dir, read_trace
 
 if TYPE_CHECKING:
@@ -104,39 +104,51 @@ def find_trace_folders(root: str | Path) -> list[Path]:
     """Every trace folder below ``root`` (``root`` itself if it is one), sorted.
 
     The folders :func:`llamatouch.trace.format.find_traces` finds (a ``manifest.json`` beside
-    a ``steps`` folder), without walking into the trace folders themselves (their step
-    folders hold no traces) or following symbolic links: on 640 DroidTask traces this takes
-    a tenth of the time of a recursive glob over every step folder.
+    a ``steps`` folder), in the same order, without walking into the trace folders
+    themselves (their step folders hold no traces) or following symbolic links: on 640
+    DroidTask traces this takes a tenth of the time of a recursive glob over every step
+    folder.
     """
-    base = Path(root)
+    return [Path(p) for p in _trace_folders(root)]
+
+
+def _trace_folders(root: str | Path) -> list[str]:
+    """:func:`find_trace_folders` as strings (what scoring needs; no ``Path`` objects)."""
+    base = str(Path(root))  # normalised once: the joins below keep it so
     if is_trace_dir(base):
         return [base]
-    out: list[Path] = []
+    out: list[str] = []
     stack = [base]
     while stack:
         folder = stack.pop()
         try:
             with os.scandir(folder) as it:
-                subdirs = [e for e in it if e.is_dir(follow_symlinks=False)]
+                subdirs = [e.path for e in it if e.is_dir(follow_symlinks=False)]
         except OSError:
             continue
-        for entry in subdirs:
-            path = Path(entry.path)
-            if os.path.isfile(os.path.join(entry.path, "manifest.json")) and os.path.isdir(
-                os.path.join(entry.path, "steps")
+        for path in subdirs:
+            if os.path.isfile(os.path.join(path, "manifest.json")) and os.path.isdir(
+                os.path.join(path, "steps")
             ):
                 out.append(path)
             else:
                 stack.append(path)
-    return sorted(out)
+    # in the order of Path objects (component by component), which a plain string sort
+    # does not keep: "a-b" sorts before "a/b" as a string, after it as a path
+    return sorted(out, key=_components)
+
+
+def _components(path: str) -> list[str]:
+    return path.split(os.sep)
 
 
 @dataclass(frozen=True, slots=True)
 class _Job:
     """What every trace of a run is scored with (handed to each worker process once).
 
-    Forked workers inherit it (annotations, trace folders) without a copy; a worker is then
-    told only which slice of ``paths`` to score and answers with packed results.
+    Forked workers inherit it (annotations, trace folders) without a copy; a worker then
+    claims indices into ``paths`` (:mod:`llamatouch.evaluator.stealing`) and answers with
+    packed results.
     """
 
     annotations: dict[str, Annotation]
@@ -144,9 +156,13 @@ class _Job:
     evaluator: str
     options: EvalOptions | None
     lcs_threshold: float
-    paths: tuple[Path, ...] = ()
+    paths: tuple[str, ...] = ()
 
-    def score(self, path: Path) -> ScoreResult:
+    def score_at(self, i: int) -> ScoreResult:
+        """Score ``paths[i]``."""
+        return self.score(self.paths[i])
+
+    def score(self, path: str | Path) -> ScoreResult:
         t0 = time.perf_counter()
         res = _score_one(
             path,
@@ -160,8 +176,6 @@ class _Job:
         return res
 
 
-_WORKER_JOB: _Job | None = None
-
 _EVIDENCE_FIELDS = tuple(f.name for f in fields(Evidence))
 _VERDICT_FIELDS = tuple(f.name for f in fields(Verdict))
 _RESULT_FIELDS = tuple(f.name for f in fields(ScoreResult))
@@ -171,60 +185,30 @@ _RESULT_FIELDS = tuple(f.name for f in fields(ScoreResult))
 _Packed = tuple[Any, ...]
 
 
+_RESULT_VALUES = attrgetter(*_RESULT_FIELDS)
+_VERDICT_VALUES = attrgetter(*_VERDICT_FIELDS)
+_EVIDENCE_VALUES = attrgetter(*_EVIDENCE_FIELDS)
+_AT_VERDICT = _RESULT_FIELDS.index("verdict")
+_AT_EVIDENCE = _VERDICT_FIELDS.index("evidence")
+
+
 def _pack(res: ScoreResult) -> _Packed:
-    values = [getattr(res, name) for name in _RESULT_FIELDS]
+    values = list(_RESULT_VALUES(res))
     v = res.verdict
     if v is not None:
-        packed = [getattr(v, name) for name in _VERDICT_FIELDS]
-        packed[_VERDICT_FIELDS.index("evidence")] = [
-            tuple(getattr(e, name) for name in _EVIDENCE_FIELDS) for e in v.evidence
-        ]
-        values[_RESULT_FIELDS.index("verdict")] = tuple(packed)
+        packed = list(_VERDICT_VALUES(v))
+        packed[_AT_EVIDENCE] = [_EVIDENCE_VALUES(e) for e in v.evidence]
+        values[_AT_VERDICT] = tuple(packed)
     return tuple(values)
 
 
 def _unpack(packed: _Packed) -> ScoreResult:
     values = list(packed)
-    at = _RESULT_FIELDS.index("verdict")
-    if values[at] is not None:
-        v = list(values[at])
-        ev = _VERDICT_FIELDS.index("evidence")
-        v[ev] = [Evidence(*e) for e in v[ev]]
-        values[at] = Verdict(*v)
+    if values[_AT_VERDICT] is not None:
+        v = list(values[_AT_VERDICT])
+        v[_AT_EVIDENCE] = [Evidence(*e) for e in v[_AT_EVIDENCE]]
+        values[_AT_VERDICT] = Verdict(*v)
     return ScoreResult(*values)
-
-
-def _init_worker(job: _Job) -> None:
-    global _WORKER_JOB
-    _WORKER_JOB = job
-
-
-def _score_block(start: int, stop: int) -> list[_Packed]:
-    """Score ``paths[start:stop]`` of the worker's job; the results packed."""
-    job = _WORKER_JOB
-    assert job is not None, "worker not initialised"
-    return [_pack(job.score(p)) for p in job.paths[start:stop]]
-
-
-def _pool(job: _Job, workers: int) -> ProcessPoolExecutor:
-    """``workers`` processes that score with ``job``.
-
-    Forked where the platform can (the parent's imports, loaded annotations and list of
-    trace folders are shared, so a worker starts in milliseconds), else spawned.
-    """
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(job,)
-    )
-
-
-def _block_size(n: int, workers: int) -> int:
-    """Traces per block handed to a worker: four contiguous blocks per worker. Contiguous
-    blocks keep the traces of one task (which share screens) in one worker's hierarchy
-    cache, so few screens are parsed by both workers; four per worker let the last ones
-    even out the workers' finishing times."""
-    return max(1, -(-n // (workers * 4)))
 
 
 def score_dir(
@@ -255,39 +239,57 @@ def score_dir(
         for err in loaded.errors:
             load_errors[Path(getattr(err, "source", "")).stem] = str(err)
         annotations = loaded
-    paths = find_trace_folders(traces_dir)
+    paths = _trace_folders(traces_dir)
     job = _Job(dict(annotations), load_errors, evaluator, options, lcs_threshold, tuple(paths))
-    if workers == 1 or len(paths) < 2:
-        ticks = progress(paths) if progress is not None else paths
-        return [job.score(p) for p in ticks]
-    workers = min(workers, len(paths))
-    size = _block_size(len(paths), workers)
-    # the pool starts before the progress bar's thread does
-    with _pool(job, workers) as pool:
-        # the parent's objects go to the collector's permanent generation while the workers
-        # fork, so the workers' collections never walk (and copy) the pages they share
-        gc.freeze()
-        try:
-            blocks = [
-                pool.submit(_score_block, start, min(start + size, len(paths)))
-                for start in range(0, len(paths), size)
-            ]
-        finally:
-            gc.unfreeze()
-        scored = (_unpack(packed) for block in blocks for packed in block.result())
-        ticks = progress(paths) if progress is not None else paths
-        return [res for _, res in zip(ticks, scored, strict=True)]
+    ticker = _Ticker(paths, progress)
+    scored = run_stealing(
+        job.score_at, len(paths), workers, tick=ticker.tick, pack=_pack, unpack=_unpack
+    )
+    ticker.close()
+    return [
+        _lost(paths[i], evaluator, res.reason) if isinstance(res, Lost) else res
+        for i, res in enumerate(scored)
+    ]
+
+
+class _Ticker:
+    """Advances ``progress(paths)`` once per result. The bar is made at the first result,
+    after :func:`run_stealing` has forked its workers (a progress bar may start a thread)."""
+
+    def __init__(
+        self, paths: list[str], progress: Callable[[Iterable[Path]], Iterable[Path]] | None
+    ) -> None:
+        self._paths = paths
+        self._progress = progress
+        self._it: Iterator[Path] | None = None
+
+    def tick(self) -> None:
+        if self._progress is None:
+            return
+        if self._it is None:
+            self._it = iter(self._progress([Path(p) for p in self._paths]))
+        next(self._it, None)
+
+    def close(self) -> None:
+        if self._it is not None:
+            for _ in self._it:  # run it out: a bar closes when its iterable ends
+                pass
+
+
+def _lost(path: str, evaluator: str, why: str) -> ScoreResult:
+    name = os.path.basename(path)
+    return ScoreResult(name, "", "", path, evaluator, "error", f"not scored: {why}")
 
 
 def _score_one(
-    path: Path,
+    path: str | Path,
     annotations: dict[str, Annotation],
     load_errors: dict[str, str],
     evaluator: str,
     options: EvalOptions | None,
     lcs_threshold: float,
 ) -> ScoreResult:
-    base = ScoreResult(path.name, "", "", str(path), evaluator, "error", "")
+    base = ScoreResult(os.path.basename(path), "", "", str(path), evaluator, "error", "")
     try:
         trace = read_trace(path)
     except LlamaTouchError as exc:

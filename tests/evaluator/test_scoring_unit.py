@@ -6,6 +6,8 @@ import json
 
 import pytest
 from evaluator_synth import screen
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from llamatouch.cli import main
 from llamatouch.essential.schema import (
@@ -78,3 +80,73 @@ def test_cli_workers(scored_dir, tmp_path, capsys):
             main(["score", str(root), "--annotations", str(anns), "--workers", bad])
         assert ei.value.code == 2
         assert "--workers" in capsys.readouterr().err
+
+
+def test_a_worker_killed_on_a_trace_costs_that_trace_only(scored_dir, monkeypatch):
+    """A worker process that dies (here: SIGKILL while on the last trace, which lies in the
+    forked worker's half) turns that trace into an ``error`` naming the signal; every other
+    trace is scored, the ones the dead worker had claimed by this process."""
+    import os
+    import signal
+    import time
+
+    from llamatouch.evaluator import scoring
+
+    root, anns = scored_dir
+    paths = find_trace_folders(root)
+    victim = str(paths[-1])
+    parent = os.getpid()
+    real = scoring._score_one
+
+    def score_one(path, *args):
+        if os.getpid() == parent:
+            time.sleep(0.05)  # the forked worker reaches its traces first
+        elif str(path) == victim:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(path, *args)
+
+    monkeypatch.setattr(scoring, "_score_one", score_one)
+    res = score_dir(root, anns, workers=2)
+    assert [r.path for r in res] == [str(p) for p in paths]
+    lost = [r for r in res if r.status == "error"]
+    assert [r.path for r in lost] == [victim]
+    assert "not scored" in lost[0].reason and "SIGKILL" in lost[0].reason
+    assert sorted(r.status for r in res if r.path != victim) == ["fail"] * 3 + ["success"] * 2
+
+
+def test_progress_ticks_once_per_trace_with_workers(scored_dir):
+    root, anns = scored_dir
+    seen: list[str] = []
+
+    def progress(paths):
+        for p in paths:
+            seen.append(str(p))
+            yield p
+
+    for workers in (1, 2):
+        seen.clear()
+        res = score_dir(root, anns, workers=workers, progress=progress)
+        assert len(seen) == len(res) == 6
+
+
+_NAME = st.text(alphabet="ab-._ 0", min_size=1, max_size=4).filter(lambda n: n not in (".", ".."))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(layout=st.lists(st.lists(_NAME, min_size=1, max_size=3), min_size=1, max_size=8))
+def test_trace_folders_come_in_path_order_whatever_the_names(layout, tmp_path_factory):
+    """Names with '-', '.', ' ' sort differently as strings and as paths; the folders come
+    in the order (and spelling) of find_traces', for any nesting."""
+    root = tmp_path_factory.mktemp("layout")
+    made: list[tuple[str, ...]] = []
+    for parts in map(tuple, layout):
+        if any(p[: len(parts)] == parts or parts[: len(p)] == p for p in made):
+            continue  # one trace inside another: not a layout a run writes
+        made.append(parts)
+        folder = root.joinpath(*parts)
+        (folder / "steps").mkdir(parents=True)
+        (folder / "manifest.json").write_text("{}")
+    got = find_trace_folders(root)
+    assert got == find_traces(root)
+    assert find_trace_folders(f"{root}/") == got

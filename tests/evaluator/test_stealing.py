@@ -1,0 +1,161 @@
+"""The work-stealing scheduler behind ``score --workers N``: every item exactly once, in
+real forked processes, with the calling process working too; a worker that dies loses
+only the item it was on."""
+
+from __future__ import annotations
+
+import enum
+import os
+import signal
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llamatouch.evaluator.stealing import Claims, Lost, run_stealing
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(0, 400),
+    workers=st.integers(1, 8),
+    chunk=st.integers(1, 50),
+    order=st.lists(st.integers(0, 7), min_size=1, max_size=60),
+)
+def test_claims_hand_out_every_item_exactly_once(n, workers, chunk, order):
+    """Whatever order the workers ask in, the claims partition [0, n) into pieces of at most
+    ``chunk`` items, and a worker first empties its own segment front to back."""
+    claims = Claims(Claims.initial(n, workers), nullcontext())
+    seen: list[int] = []
+    done = [False] * workers
+    own_front = [start for start, _ in Claims.segments(n, workers)]
+    k = 0
+    while not all(done):
+        me = order[k % len(order)] % workers
+        k += 1
+        if done[me]:
+            me = done.index(False)
+        got = claims.claim(me, chunk)
+        if got is None:
+            done[me] = True
+            continue
+        start, stop = got
+        assert 0 < stop - start <= chunk
+        if start == own_front[me]:  # its own segment, in order
+            own_front[me] = stop
+        seen.extend(range(start, stop))
+    assert sorted(seen) == list(range(n))
+
+
+def test_segments_are_contiguous_and_even():
+    assert Claims.segments(10, 3) == [(0, 4), (4, 7), (7, 10)]
+    assert Claims.segments(2, 4) == [(0, 1), (1, 2), (2, 2), (2, 2)]
+
+
+_PARENT = os.getpid()
+
+
+def _slow_here() -> None:
+    """Items scored by this (the calling) process take a while, so the forked workers get
+    theirs before this process could steal them all."""
+    if os.getpid() == _PARENT:
+        time.sleep(0.01)
+
+
+def _square_and_pid(i: int) -> tuple[int, int]:
+    _slow_here()
+    return i * i, os.getpid()
+
+
+def test_every_item_once_in_order_and_the_caller_works_too():
+    ticks: list[int] = []
+    out = run_stealing(_square_and_pid, 60, workers=2, chunk=3, tick=lambda: ticks.append(1))
+    assert [v for v, _ in out] == [i * i for i in range(60)]  # type: ignore[misc]
+    pids = {pid for _, pid in out}  # type: ignore[misc]
+    assert os.getpid() in pids and len(pids) == 2  # the caller is worker 0
+    assert len(ticks) == 60
+
+
+def test_one_worker_or_one_item_runs_in_this_process():
+    for n, workers in ((5, 1), (1, 4), (0, 3)):
+        out = run_stealing(_square_and_pid, n, workers=workers)
+        assert [pid for _, pid in out] == [os.getpid()] * n  # type: ignore[misc]
+
+
+def _dies_on_13(i: int) -> tuple[int, int]:
+    _slow_here()
+    if i == 13 and os.getpid() != _PARENT:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return i, os.getpid()
+
+
+def test_a_killed_worker_loses_only_the_item_it_was_on():
+    """Item 13 sits in the second worker's segment and kills it; the items it had claimed
+    but not sent are redone here, and item 13 comes back as ``Lost`` naming the signal."""
+    out = run_stealing(_dies_on_13, 20, workers=2, chunk=4)
+    lost = [i for i, r in enumerate(out) if isinstance(r, Lost)]
+    assert lost == [13]
+    assert "SIGKILL" in out[13].reason  # type: ignore[union-attr]
+    assert [r[0] for i, r in enumerate(out) if i != 13] == [  # type: ignore[index]
+        i for i in range(20) if i != 13
+    ]
+
+
+def _raises_on_7(i: int) -> int:
+    _slow_here()
+    if i == 7 and os.getpid() != _PARENT:
+        raise ZeroDivisionError("boom at 7")
+    return i
+
+
+def test_a_bug_in_a_worker_is_raised_here_with_its_traceback():
+    with pytest.raises(RuntimeError, match="boom at 7") as ei:
+        run_stealing(_raises_on_7, 12, workers=2, chunk=2)
+    assert "ZeroDivisionError" in str(ei.value)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_no_worker_is_left_behind():
+    before = _children()
+    run_stealing(_square_and_pid, 20, workers=3, chunk=2)
+    with pytest.raises(RuntimeError):
+        run_stealing(_raises_on_7, 12, workers=3, chunk=1)
+    assert _children() <= before
+
+
+def _children() -> set[int]:
+    me = os.getpid()
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == me and fields[0] != "Z":
+            out.add(int(entry.name))
+    return out
+
+
+class _Colour(enum.StrEnum):
+    RED = "red"
+
+
+def _not_plain(i: int) -> tuple[object, ...]:
+    _slow_here()
+    return (Path(f"p{i}"), _Colour.RED, {"i": [i, float(i), None, True]}, os.getpid())
+
+
+def test_results_that_are_not_plain_data_come_back_whole():
+    """Plain data travels as marshal, anything else (a Path, a str enum) as pickle."""
+    out = run_stealing(_not_plain, 40, workers=2, chunk=2)
+    assert [r[:3] for r in out] == [  # type: ignore[index]
+        (Path(f"p{i}"), _Colour.RED, {"i": [i, float(i), None, True]}) for i in range(40)
+    ]
+    assert all(type(r[1]) is _Colour for r in out)  # type: ignore[index]
+    assert len({r[3] for r in out}) == 2  # type: ignore[index]
