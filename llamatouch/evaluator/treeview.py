@@ -20,10 +20,8 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from llamatouch.essential.schema import normalise_text
-from llamatouch.ui.node import Bounds, UINode
-from llamatouch.ui.xmlio import KNOWN_ATTRIBUTES, infer_editable
-
-_KNOWN = KNOWN_ATTRIBUTES
+from llamatouch.ui.node import UINode
+from llamatouch.ui.xmlio import is_editable, node_from_attributes, parse_bounds
 
 
 class HitScreen(Protocol):
@@ -39,16 +37,9 @@ class HitScreen(Protocol):
 
 
 _norm = lru_cache(maxsize=65536)(normalise_text)
-_bounds = lru_cache(maxsize=65536)(Bounds.parse)
-#: ``Bounds.parse`` with a cache (bounds strings repeat across the screens of an app).
-tree_bounds = _bounds
-
-
-def _editable(a: Any) -> bool:
-    value = a.get("editable")
-    if value is not None:
-        return bool(value == "true")
-    return infer_editable(a.get("class", ""))
+#: ``Bounds.parse`` with the model reader's cache (bounds strings repeat across the screens
+#: of an app).
+tree_bounds = _bounds = parse_bounds
 
 
 def _segment(a: Any) -> str:
@@ -93,38 +84,9 @@ class TreeScreen:
         made = self._made.get(i)
         if made is not None:
             return made
-        a = self.elements[i].attrib
-        get = a.get
-        extra: dict[str, str] = {}
-        if any(k not in _KNOWN for k in a):
-            extra = {k: v for k, v in a.items() if k not in _KNOWN}
-        cls = get("class", "")
-        node = UINode(
-            i,
-            cls,
-            get("resource-id", ""),
-            get("text", ""),
-            get("content-desc", ""),
-            get("package", ""),
-            get("hint", ""),
-            _bounds(get("bounds", "[0,0][0,0]")),
-            self._parents[i],
-            [self._pos[id(c)] for c in self.elements[i]],
-            int(get("index", "0")),
-            get("checkable") == "true",
-            get("checked") == "true",
-            get("clickable") == "true",
-            get("enabled", "true") == "true",
-            get("focusable") == "true",
-            get("focused") == "true",
-            get("scrollable") == "true",
-            get("long-clickable") == "true",
-            get("password") == "true",
-            get("selected") == "true",
-            get("visible-to-user", "true") == "true",
-            _editable(a),
-            extra,
-        )
+        el = self.elements[i]
+        children = [self._pos[id(c)] for c in el]
+        node = node_from_attributes(el.attrib, i, self._parents[i], "<tree>", children)
         self._made[i] = node
         return node
 
@@ -180,7 +142,7 @@ class TreeScreen:
                 get("clickable") == "true"
                 or get("long-clickable") == "true"
                 or get("checkable") == "true"
-                or _editable(el.attrib)
+                or is_editable(el.attrib)
             ):
                 continue
             if get("visible-to-user", "true") != "true":

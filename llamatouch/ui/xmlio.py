@@ -8,6 +8,7 @@ size limit. Every failure is an :class:`XmlFormatError` naming the source.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -65,7 +66,8 @@ _BOUNDS_CACHE: dict[str, Bounds] = {}
 _BOUNDS_CACHE_MAX = 65536
 
 
-def _parse_bounds(text: str) -> Bounds:
+def parse_bounds(text: str) -> Bounds:
+    """``Bounds.parse`` with a cache (each distinct bounds string is parsed once)."""
     b = _BOUNDS_CACHE.get(text)
     if b is None:
         b = Bounds.parse(text)
@@ -132,7 +134,7 @@ class _DumpTarget:
         idx = len(nodes)
         parents = self.parents
         parent = parents[-1] if parents else None
-        nodes.append(_node_from_items(attrib, idx, parent, self.source))
+        nodes.append(node_from_attributes(attrib, idx, parent, self.source))
         if parent is not None:
             nodes[parent].children.append(idx)
         parents.append(idx)
@@ -189,11 +191,29 @@ def read_uiautomator_xml(
     )
 
 
-def _node_from_items(a: dict[str, str], idx: int, parent: int | None, source: str | Path) -> UINode:
-    """Build a node from one element's attributes (positional arguments: this is hot)."""
+def is_editable(a: Mapping[str, str]) -> bool:
+    """Whether an element is a text field: its ``editable`` attribute, else its class."""
+    value = a.get("editable")
+    if value is not None:
+        return value == "true"
+    return infer_editable(a.get("class", ""))
+
+
+def node_from_attributes(
+    a: Mapping[str, str],
+    idx: int,
+    parent: int | None,
+    source: str | Path,
+    children: list[int] | None = None,
+) -> UINode:
+    """The :class:`UINode` of one ``<node>`` element's attributes: ``idx`` is its pre-order
+    index, ``parent`` and ``children`` its relatives' (``children`` may be filled in later).
+    The one place an element becomes a node: the model's reader and the evaluator's tree
+    view (:mod:`llamatouch.evaluator.treeview`) both call it. Positional arguments below:
+    this is hot."""
     get = a.get
     try:
-        bounds = _parse_bounds(get("bounds", "[0,0][0,0]"))
+        bounds = parse_bounds(get("bounds", "[0,0][0,0]"))
     except ValueError as exc:
         raise XmlFormatError(source, f"node {idx}: {exc}") from exc
     raw_index = get("index", "0")
@@ -204,7 +224,7 @@ def _node_from_items(a: dict[str, str], idx: int, parent: int | None, source: st
     class_name = get("class", "")
     editable_attr = get("editable")
     extra: dict[str, str] = {}
-    if a.keys() - _KNOWN:
+    if not _KNOWN.issuperset(a):
         extra = {k: v for k, v in a.items() if k not in _KNOWN}
     # Field order of UINode: index, class_name, resource_id, text, content_desc, package,
     # hint, bounds, parent, children, sibling_index, checkable, checked, clickable, enabled,
@@ -220,7 +240,7 @@ def _node_from_items(a: dict[str, str], idx: int, parent: int | None, source: st
         get("hint", ""),
         bounds,
         parent,
-        [],
+        [] if children is None else children,
         sibling_index,
         get("checkable") == "true",
         get("checked") == "true",
