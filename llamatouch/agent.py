@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from llamatouch.actions import Action
 from llamatouch.device.base import Observation
 from llamatouch.errors import AgentError
+from llamatouch.redact import redacted_repr
 from llamatouch.tasks import Task
 
 #: ``Task.meta`` keys that carry (part of) the answer and never reach a non-oracle agent, beside
@@ -255,6 +256,9 @@ class AgentOptions:
     max_steps: int = 15
     memory_dir: str = ""
     params: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # the endpoint's credentials masked
+        return redacted_repr(self)
 
 
 class AgentFailure(AgentError):

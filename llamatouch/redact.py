@@ -26,11 +26,13 @@ would match ordinary words); :func:`redact_url` still removes them from URLs.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus, urlsplit, urlunsplit
 
 #: What a secret is replaced with.
@@ -325,6 +327,15 @@ def register_url(url: str | None) -> None:
 def redact(text: str) -> str:
     """``text`` without URL credentials or any secret known to this process."""
     return REGISTRY.redact(text)
+
+
+def redacted_repr(obj: Any) -> str:
+    """A dataclass's usual ``repr`` through :func:`redact`: for configs that hold an
+    endpoint URL, so a traceback, a debugger or a log line never shows its credentials."""
+    body = ", ".join(
+        f"{f.name}={getattr(obj, f.name)!r}" for f in dataclasses.fields(obj) if f.repr
+    )
+    return redact(f"{type(obj).__qualname__}({body})")
 
 
 def redact_value(value: object) -> object:

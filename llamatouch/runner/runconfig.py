@@ -16,6 +16,7 @@ from typing import Any
 
 from llamatouch.device.spec import DeviceSpec
 from llamatouch.errors import DeviceError, LlamaTouchError
+from llamatouch.redact import redacted_repr
 
 RUN_SCHEMA = "llamatouch.eval-run/1"
 
@@ -82,6 +83,9 @@ class EvalConfig:
     agent_params: dict[str, str] = field(default_factory=dict)
     memory_dir: str = ""
     record_packages: bool = True
+
+    def __repr__(self) -> str:  # the endpoint's credentials masked
+        return redacted_repr(self)
 
 
 #: Settings that define what a run's episodes are: restored on ``--resume``, and an explicit

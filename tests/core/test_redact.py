@@ -197,3 +197,24 @@ def test_redact_url_removes_credentials(user: str, value: str, param: str, port:
 def test_urls_without_credentials_are_unchanged(scheme: str, host: str, params: list[str]) -> None:
     url = f"{scheme}://{host}/v1" + ("?" + "&".join(params) if params else "")
     assert redact_url(url) == url
+
+
+def test_configs_that_hold_an_endpoint_never_show_its_credentials() -> None:
+    """``repr`` of the run and agent configs (what a traceback, a debugger or a log line
+    shows) masks the endpoint's user-info and credential parameters."""
+    from pathlib import Path
+
+    from llamatouch.agent import AgentOptions
+    from llamatouch.runner.runconfig import EvalConfig
+
+    url = "https://bob:hunter22pw@llm.example:8000/v1?api_key=abc123xyz789&model=x"
+    configs = (AgentOptions(base_url=url), EvalConfig(agent="random", out=Path("r"), base_url=url))
+    for cfg in configs:
+        text = repr(cfg)
+        assert "hunter22pw" not in text and "abc123xyz789" not in text, text
+        assert "llm.example:8000/v1" in text and "model=x" in text
+        assert text.startswith(type(cfg).__name__ + "(")
+    assert repr(AgentOptions()) == (
+        "AgentOptions(model='embedded', base_url=None, seed=0, max_steps=15, memory_dir='', "
+        "params={})"
+    )
