@@ -22,6 +22,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from llamatouch.actions import Action
@@ -311,3 +312,39 @@ class Agent(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (models, connections). Called once after the last episode."""
+
+    @classmethod
+    def offline_stepwise(cls, request: OfflineRequest) -> str:
+        """An optional capability: evaluate this agent step by step on a recorded dataset
+        (at each recorded screen, does it choose the recorded action?), without a device.
+        ``llamatouch eval --agent NAME --offline-stepwise DIR`` calls it and prints what it
+        returns (a table). Agents without one raise :class:`OfflineUnsupportedError`.
+        """
+        raise OfflineUnsupportedError(
+            f"agent {cls.name!r} has no offline step-wise evaluation (--offline-stepwise)"
+        )
+
+
+class OfflineUnsupportedError(AgentError):
+    """The agent has no offline step-wise evaluation (:meth:`Agent.offline_stepwise`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineRequest:
+    """What ``eval --offline-stepwise`` asks of an agent's :meth:`Agent.offline_stepwise`.
+
+    Attributes:
+        dataset_dir: the recorded dataset (DroidTask's folder for AutoDroid).
+        options: how to build the agent (model, endpoint, seed, memory, ``--agent-param``).
+        apps: only these apps (empty: all).
+        max_tasks_per_app: at most this many tasks per app (0: all).
+        out: where to write the per-step results (``None``: nowhere).
+        progress: show a progress bar on stderr.
+    """
+
+    dataset_dir: Path
+    options: AgentOptions
+    apps: tuple[str, ...] = ()
+    max_tasks_per_app: int = 0
+    out: Path | None = None
+    progress: bool = True

@@ -340,29 +340,29 @@ def _executor(args: argparse.Namespace, config: Any) -> Any:
 
 
 def _run_offline(args: argparse.Namespace, params: dict[str, str]) -> int:
-    from llamatouch.agent import AgentOptions
-    from llamatouch_agents.autodroid.offline import (
-        OfflineConfig,
-        format_offline_table,
-        run_offline_stepwise,
-    )
+    """``--offline-stepwise DIR``: the agent's own offline evaluation
+    (:meth:`llamatouch.agent.Agent.offline_stepwise`), for any agent that has one."""
+    from llamatouch.agent import AgentOptions, OfflineRequest, OfflineUnsupportedError
+    from llamatouch.agent_registry import AgentNotFoundError, resolve_agent_class
 
-    if (args.agent or "autodroid") != "autodroid":
-        print("llamatouch eval: error: --offline-stepwise works with --agent autodroid",
-              file=sys.stderr)
-        return EXIT_USAGE
-    apps = tuple(a for a in args.apps.split(",") if a)
-    config = OfflineConfig(
-        droidtask_dir=Path(args.offline_stepwise),
-        apps=apps,
+    request = OfflineRequest(
+        dataset_dir=Path(args.offline_stepwise),
+        options=AgentOptions(
+            model=args.model or DEFAULTS["model"], base_url=args.base_url,
+            seed=args.seed or 0, params=params, memory_dir=args.memory_dir or "",
+        ),
+        apps=tuple(a for a in args.apps.split(",") if a),
         max_tasks_per_app=args.offline_max_tasks,
-        memory_dir=args.memory_dir or "",
         out=Path(args.out) if args.out else None,
+        progress=not args.no_progress,
     )
-    options = AgentOptions(
-        model=args.model or DEFAULTS["model"], base_url=args.base_url, seed=args.seed or 0,
-        params=params, memory_dir=args.memory_dir or "",
-    )
-    report = run_offline_stepwise(config, options, progress=not args.no_progress)
-    print(format_offline_table(report))
+    try:
+        agent_class = resolve_agent_class(args.agent or "autodroid")
+        table = agent_class.offline_stepwise(request)
+    except (AgentNotFoundError, OfflineUnsupportedError) as exc:
+        print(f"llamatouch eval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(table)
     return 0
+
+

@@ -32,10 +32,12 @@ def test_the_import_contracts_are_kept() -> None:
         "agents do not import the runner or the CLI",
     ):
         assert f"{name} KEPT" in run.stdout, run.stdout
-    # The layers and the agents' boundary hold with no exception (no ignore_imports entry).
+    # The layers and the agents' boundaries both ways hold with no exception (no
+    # ignore_imports entry): `eval --offline-stepwise` reaches AutoDroid through the Agent ABC.
     lines = run.stdout.splitlines()
     assert "llamatouch packages import only downwards KEPT" in lines
     assert "agents do not import the runner or the CLI KEPT" in lines
+    assert "the llamatouch core does not import the shipped agents KEPT" in lines
 
 
 def test_a_wrong_way_import_is_reported(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from llamatouch.agent import (
     AgentTask,
     DeviceCapabilities,
     LLMUsageSummary,
+    OfflineRequest,
     StepHistory,
 )
 from llamatouch.device.base import Observation
@@ -239,6 +240,14 @@ class AutoDroidAgent(Agent):
         if self._llm is not None and self._owns_llm:
             self._llm.close()
         self._llm = None
+
+    @classmethod
+    def offline_stepwise(cls, request: OfflineRequest) -> str:
+        """The paper's offline step-wise evaluation on DroidTask
+        (:mod:`llamatouch_agents.autodroid.offline`); returns its table."""
+        from llamatouch_agents.autodroid.offline import run_request  # it imports this module
+
+        return run_request(request)
 
     # -- episodes --------------------------------------------------------------------------
     def reset(self, task: AgentTask, capabilities: DeviceCapabilities) -> None:

@@ -41,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from llamatouch.agent import AgentFailure, AgentOptions, LLMUsageSummary
+from llamatouch.agent import AgentFailure, AgentOptions, LLMUsageSummary, OfflineRequest
 from llamatouch.errors import InputFormatError
 from llamatouch.fsutil import atomic_write_json, load_json_file
 from llamatouch.llm.base import LLMBackend
@@ -606,6 +606,20 @@ def _answer(
         out.chosen = -1
     else:
         out.chosen, out.chosen_action, out.chosen_text = d.answer.id, d.answer.action, d.answer.text
+
+
+def run_request(request: OfflineRequest) -> str:
+    """``eval --agent autodroid --offline-stepwise DIR``: run, write ``request.out``, and
+    return the table to print."""
+    config = OfflineConfig(
+        droidtask_dir=request.dataset_dir,
+        apps=request.apps,
+        max_tasks_per_app=request.max_tasks_per_app,
+        memory_dir=request.options.memory_dir,
+        out=request.out,
+    )
+    report = run_offline_stepwise(config, request.options, progress=request.progress)
+    return format_offline_table(report)
 
 
 def format_offline_table(report: OfflineReport) -> str:
