@@ -24,7 +24,7 @@ from unittest import mock
 
 from llamatouch.actions import Finish, Tap
 from llamatouch.agent import DeviceCapabilities, LLMUsageSummary
-from llamatouch.device.base import ActResult
+from llamatouch.device.base import ActResult, Effect
 from llamatouch.trace.format import StepRecord, TraceManifest, TraceWriter, find_traces, read_trace
 from llamatouch.trace.records import EpisodeUsage, TaskRef, VerdictRecord, VerdictStatus
 
@@ -42,8 +42,9 @@ def _write(root: Path, n: int, steps: int) -> list[Path]:
                 w.write_step(StepRecord(
                     index=i, activity="com.app/.Main", package="com.app",
                     action=Finish() if last else Tap(10 * i, 20 * i, element=f"k{i}"),
-                    action_result=ActResult(ok=True, effect="finished" if last else "changed",
-                                            detail="hit", timings={"input": 0.01}),
+                    action_result=ActResult(
+                        ok=True, effect=Effect.FINISHED if last else Effect.CHANGED,
+                        detail="hit", timings={"input": 0.01}),
                     reasoning="because", observed_at=1.7e9 + i, acted_at=1.7e9 + i + 0.5,
                     timings={"observe": 0.05, "agent": 0.4, "act": 0.02},
                     llm=LLMUsageSummary(calls=1, prompt_tokens=900, completion_tokens=30),

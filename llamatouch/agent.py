@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from llamatouch.actions import Action
-from llamatouch.device.base import Observation
+from llamatouch.device.base import Effect, Observation
 from llamatouch.errors import AgentError
 from llamatouch.redact import redacted_repr
 from llamatouch.tasks import Task
@@ -201,7 +201,7 @@ class StepHistory:
         index: 0-based step number.
         action: the action taken.
         reasoning: what the agent said about it.
-        effect: the device's verdict (``changed``, ``no_effect``, ``unknown``...).
+        effect: the device's verdict (:class:`~llamatouch.device.base.Effect`).
         activity: the foreground activity the action was taken on.
         description: a short human-readable description of the action (e.g. "tap 'OK'"),
             filled in by the agent that took it (``AgentStep.description``).
@@ -210,7 +210,7 @@ class StepHistory:
     index: int
     action: Action
     reasoning: str = ""
-    effect: str = "unknown"
+    effect: Effect = Effect.UNKNOWN
     activity: str = ""
     description: str = ""
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llamatouch.actions import Type
-from llamatouch.device.base import Device
+from llamatouch.device.base import Device, Effect
 from llamatouch.errors import ActionError, DumpError
 from llamatouch.ui.node import UINode, UIScreen
 from llamatouch.ui.xmlio import read_uiautomator_xml
@@ -457,7 +457,7 @@ class U2Server:
         x, y = visible_bounds(screen, node).center
         if isinstance(self.device, Device):
             result = self.device.act(Type(text, x=x, y=y, clear=True))
-            return bool(result.ok and result.effect != "no_effect")
+            return bool(result.ok and result.effect is not Effect.NO_EFFECT)
         if not node.editable:
             return False
         # A device with the raw surface only: focus, clear, type (what a keyboard does).

@@ -59,7 +59,7 @@ from llamatouch.actions import (
     Wait,
     check_on_screen,
 )
-from llamatouch.device.base import ActResult, Device, Observation
+from llamatouch.device.base import ActResult, Device, Effect, Observation
 from llamatouch.errors import ActionError, DeviceGoneError, DumpError
 from llamatouch.ui.node import Bounds, UINode, UIScreen
 from llamatouch.ui.xmlio import read_uiautomator_xml, write_uiautomator_xml
@@ -500,7 +500,7 @@ class VirtualDevice(Device):
         return None
 
     def _record(
-        self, kind: str, args: dict[str, Any], source: str, effect: str, detail: str
+        self, kind: str, args: dict[str, Any], source: str, effect: Effect, detail: str
     ) -> ActResult:
         self.events.append(
             {
@@ -684,11 +684,12 @@ class VirtualDevice(Device):
         elif isinstance(action, Wait):
             # Nothing moves on its own in a replayed world: waiting is not slept through.
             result = self._record(
-                "wait", {"seconds": action.seconds}, self.current_state, "no_effect", "waited"
+                "wait", {"seconds": action.seconds}, self.current_state, Effect.NO_EFFECT, "waited"
             )
         elif isinstance(action, Finish):
             result = self._record(
-                "finish", {"status": action.status}, self.current_state, "finished", action.status
+                "finish", {"status": action.status}, self.current_state, Effect.FINISHED,
+                action.status,
             )
         else:
             raise ActionError(f"unknown action {action.kind!r}")
@@ -709,9 +710,9 @@ class VirtualDevice(Device):
         if self._meta(src).package == package:
             self._back_stack = []
             self._enter(self._home)
-            self._record("stop_app", {"package": package}, src, "changed", "force-stopped")
+            self._record("stop_app", {"package": package}, src, Effect.CHANGED, "force-stopped")
         else:
-            self._record("stop_app", {"package": package}, src, "no_effect", "not in front")
+            self._record("stop_app", {"package": package}, src, Effect.NO_EFFECT, "not in front")
 
     def press(self, key: str) -> None:
         self._call(lambda: self._key(_keycode_name(key)))
@@ -876,20 +877,20 @@ class VirtualDevice(Device):
         label = _describe(screen, hit)
         if t is not None:
             self._apply(t, in_place=hit is not None and hit.checkable)
-            return self._record(kind, args, src, "changed", f"{label} -> {t.target}")
+            return self._record(kind, args, src, Effect.CHANGED, f"{label} -> {t.target}")
         box = _toggle_of(screen, hit) if kind == "tap" and hit is not None else None
         if box is not None:
             k = screen.key(box)
             self._toggled[k] = not box.checked
             state = "on" if self._toggled[k] else "off"
-            return self._record(kind, args, src, "changed", f"toggled {label} {state}")
+            return self._record(kind, args, src, Effect.CHANGED, f"toggled {label} {state}")
         if kind == "tap" and hit is not None and hit.editable:
             k = screen.key(hit)
             if self._focus != k:
                 self._focus = k
-                return self._record(kind, args, src, "changed", f"focused {label}")
-            return self._record(kind, args, src, "no_effect", f"{label} already focused")
-        return self._record(kind, args, src, "no_effect", f"no recorded {kind} for {label}")
+                return self._record(kind, args, src, Effect.CHANGED, f"focused {label}")
+            return self._record(kind, args, src, Effect.NO_EFFECT, f"{label} already focused")
+        return self._record(kind, args, src, Effect.NO_EFFECT, f"no recorded {kind} for {label}")
 
     def _swipe(self, x1: int, y1: int, x2: int, y2: int, duration_ms: int) -> ActResult:
         meta = self._meta(self.current_state)
@@ -943,9 +944,11 @@ class VirtualDevice(Device):
         if chosen is not None:
             self._apply(chosen, in_place=True)
             return self._record(
-                "scroll", args, src, "changed", f"scrolled {direction} -> {chosen.target}"
+                "scroll", args, src, Effect.CHANGED, f"scrolled {direction} -> {chosen.target}"
             )
-        return self._record("scroll", args, src, "no_effect", f"no recorded scroll {direction}")
+        return self._record(
+            "scroll", args, src, Effect.NO_EFFECT, f"no recorded scroll {direction}"
+        )
 
     def _type(self, action: Type) -> ActResult:
         src = self.current_state
@@ -963,7 +966,7 @@ class VirtualDevice(Device):
                     "type",
                     {"text": action.text},
                     src,
-                    "no_effect",
+                    Effect.NO_EFFECT,
                     f"{_describe(screen, target)} is not editable",
                 )
             self._focus = screen.key(target)
@@ -977,7 +980,9 @@ class VirtualDevice(Device):
         screen = self._served()[0]
         focus = screen.node_by_key(self._focus) if self._focus else None
         if focus is None or not focus.editable:
-            return self._record("type", {"text": text}, src, "no_effect", "no focused text field")
+            return self._record(
+                "type", {"text": text}, src, Effect.NO_EFFECT, "no focused text field"
+            )
         key = screen.key(focus)
         new_text = (self._edits[key] if key in self._edits else _typed_base(focus)) + text
         matches: list[_Match] = []
@@ -1000,12 +1005,12 @@ class VirtualDevice(Device):
                 "type",
                 {"text": text},
                 src,
-                "changed",
+                Effect.CHANGED,
                 f"typed into {_describe(screen, focus)} -> {chosen.target}",
             )
         self._edits[key] = new_text
         return self._record(
-            "type", {"text": text}, src, "changed", f"typed into {_describe(screen, focus)}"
+            "type", {"text": text}, src, Effect.CHANGED, f"typed into {_describe(screen, focus)}"
         )
 
     def _key(self, name: str) -> ActResult:
@@ -1023,31 +1028,35 @@ class VirtualDevice(Device):
                 self._apply(chosen, in_place=True)
             else:
                 self._apply(chosen)
-            return self._record("key", {"key": name}, src, "changed", f"{name} -> {chosen.target}")
+            return self._record(
+                "key", {"key": name}, src, Effect.CHANGED, f"{name} -> {chosen.target}"
+            )
         if name == "back":
             if self._back_stack:
                 self._enter(self._back_stack.pop())
             elif src != self._home:
                 self._enter(self._home)
             else:
-                return self._record("key", {"key": name}, src, "no_effect", "already home")
+                return self._record("key", {"key": name}, src, Effect.NO_EFFECT, "already home")
             return self._record(
-                "key", {"key": name}, src, "changed", f"back -> {self.current_state}"
+                "key", {"key": name}, src, Effect.CHANGED, f"back -> {self.current_state}"
             )
         if name == "home":
             if src == self._home and not self._back_stack:
-                return self._record("key", {"key": name}, src, "no_effect", "already home")
+                return self._record("key", {"key": name}, src, Effect.NO_EFFECT, "already home")
             self._back_stack = []
             self._enter(self._home)
-            return self._record("key", {"key": name}, src, "changed", "home")
+            return self._record("key", {"key": name}, src, Effect.CHANGED, "home")
         if name == "delete" and self._focus is not None:
             screen = self._served()[0]
             node = screen.node_by_key(self._focus)
             current = self._edits.get(self._focus, _typed_base(node) if node else "")
             if current:
                 self._edits[self._focus] = current[:-1]
-                return self._record("key", {"key": name}, src, "changed", "deleted a character")
-        return self._record("key", {"key": name}, src, "no_effect", f"no recorded {name} key")
+                return self._record(
+                    "key", {"key": name}, src, Effect.CHANGED, "deleted a character"
+                )
+        return self._record("key", {"key": name}, src, Effect.NO_EFFECT, f"no recorded {name} key")
 
     def _open_app(self, package: str, activity: str | None) -> ActResult:
         src = self.current_state
@@ -1068,7 +1077,7 @@ class VirtualDevice(Device):
         args: dict[str, Any] = {"package": package}
         if activity:
             args["activity"] = activity
-        return self._record("open_app", args, src, "changed", f"started {package}")
+        return self._record("open_app", args, src, Effect.CHANGED, f"started {package}")
 
 
 _TOGGLE_CLASS = ("Switch", "CheckBox", "ToggleButton")

@@ -55,7 +55,7 @@ from llamatouch.actions import (
     check_on_screen,
 )
 from llamatouch.device import textinput
-from llamatouch.device.base import ActResult, Device, Observation
+from llamatouch.device.base import ActResult, Device, Effect, Observation
 from llamatouch.device.emulator_console import EmulatorConsole
 from llamatouch.errors import (
     ActionError,
@@ -477,7 +477,7 @@ class AdbDevice(Device):
         if self.config.check_bounds:
             w, h = self.screen_size()
             check_on_screen(action, w, h)
-        effect, detail = "unknown", ""
+        effect, detail = Effect.UNKNOWN, ""
         if isinstance(action, Tap):
             self._tap(action.x, action.y)
             detail = f"tap {action.x},{action.y}"
@@ -501,9 +501,9 @@ class AdbDevice(Device):
             detail = f"open {action.package}"
         elif isinstance(action, Wait):
             time.sleep(action.seconds)
-            effect, detail = "no_effect", "waited"
+            effect, detail = Effect.NO_EFFECT, "waited"
         elif isinstance(action, Finish):
-            effect, detail = "finished", action.status
+            effect, detail = Effect.FINISHED, action.status
         else:
             raise ActionError(f"unknown action {action.kind!r}")
         t1 = time.perf_counter()

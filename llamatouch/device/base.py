@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from llamatouch.actions import Action
 from llamatouch.ui.node import UIScreen
@@ -37,26 +38,49 @@ class Observation:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+class Effect(StrEnum):
+    """What an action did to the screen (``ActResult.effect``; ``action_result.effect`` in a
+    trace, the same strings)."""
+
+    CHANGED = "changed"
+    NO_EFFECT = "no_effect"
+    UNKNOWN = "unknown"
+    FINISHED = "finished"
+    INVALID = "invalid"
+
+
 @dataclass(slots=True)
 class ActResult:
     """What happened when an action ran.
 
     Attributes:
         ok: the device executed the action (not whether it changed the screen).
-        effect: ``"changed"``, ``"no_effect"`` (nothing recorded for it on a virtual device),
-            ``"unknown"`` (real devices cannot tell before the next observation), or
-            ``"finished"`` for :class:`~llamatouch.actions.Finish`.
+        effect: :attr:`Effect.CHANGED`, :attr:`Effect.NO_EFFECT` (nothing recorded for it on
+            a virtual device), :attr:`Effect.UNKNOWN` (real devices cannot tell before the next
+            observation), :attr:`Effect.FINISHED` for :class:`~llamatouch.actions.Finish`, or
+            :attr:`Effect.INVALID` (the runner's, for an action the agent could not express).
+            A plain string naming one of them is converted; any other is a ``ValueError``.
         detail: human-readable detail (e.g. which element was hit).
         started_at, finished_at: wall-clock seconds around the call.
         timings: seconds per underlying call.
     """
 
     ok: bool
-    effect: str = "unknown"
+    effect: Effect = Effect.UNKNOWN
     detail: str = ""
     started_at: float = 0.0
     finished_at: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if type(self.effect) is not Effect:
+            try:
+                self.effect = Effect(self.effect)
+            except ValueError:
+                known = ", ".join(e.value for e in Effect)
+                raise ValueError(
+                    f"unknown action effect {self.effect!r}; known: {known}"
+                ) from None
 
 
 class Device(abc.ABC):

@@ -34,7 +34,7 @@ from llamatouch.agent import (
     DeviceCapabilities,
     StepHistory,
 )
-from llamatouch.device.base import Observation
+from llamatouch.device.base import Effect, Observation
 from llamatouch.errors import LLMUnavailableError
 from llamatouch.runner.env import EpisodeEnv, InfraFailure
 from llamatouch.runner.recorder import TraceRecorder, describe, episode_manifest
@@ -176,7 +176,7 @@ def _history(index: int, answer: AgentStep, result: Any, obs: Observation) -> St
         index=index,
         action=answer.action,
         reasoning=answer.reasoning,
-        effect=result.effect if result is not None else "unknown",
+        effect=result.effect if result is not None else Effect.UNKNOWN,
         activity=obs.activity,
         description=answer.description,
     )

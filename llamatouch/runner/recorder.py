@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from llamatouch.agent import AgentFailure, AgentStep, DeviceCapabilities, LLMUsageSummary
-from llamatouch.device.base import ActResult, Observation
+from llamatouch.device.base import ActResult, Effect, Observation
 from llamatouch.errors import AgentError, LlamaTouchError
 from llamatouch.fsutil import atomic_write_json
 from llamatouch.redact import redact
 from llamatouch.runner.env import StepOutcome
 from llamatouch.runner.work import EpisodeSpec
 from llamatouch.trace.format import StepRecord, TraceManifest, TraceWriter, read_trace
-from llamatouch.trace.records import Effect, EpisodeStatus, EpisodeUsage, OnDeviceUsage, TaskRef
+from llamatouch.trace.records import EpisodeStatus, EpisodeUsage, OnDeviceUsage, TaskRef
 
 
 def episode_manifest(

@@ -22,7 +22,7 @@ from typing import Any
 
 from llamatouch.actions import Action, action_from_json
 from llamatouch.agent import DeviceCapabilities, LLMUsageSummary
-from llamatouch.device.base import ActResult
+from llamatouch.device.base import ActResult, Effect
 from llamatouch.errors import ActionError, SchemaError
 from llamatouch.trace.fields import Fields
 
@@ -58,16 +58,6 @@ class FailureKind(StrEnum):
     EVAL = "eval"
     UNSCORED = "unscored"
     CRASH = "crash"
-
-
-class Effect(StrEnum):
-    """What an action did to the screen (``action_result.effect``)."""
-
-    CHANGED = "changed"
-    NO_EFFECT = "no_effect"
-    UNKNOWN = "unknown"
-    FINISHED = "finished"
-    INVALID = "invalid"
 
 
 #: Largest free-text field accepted in a record (reasoning, errors, instructions).
