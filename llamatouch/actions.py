@@ -49,8 +49,29 @@ KEYCODES: dict[str, int] = {
     "dpad_right": 22,
     "dpad_center": 23,
 }
+#: Where a scroll brings content from (:class:`Scroll`).
 Direction = Literal["up", "down", "left", "right"]
-DIRECTIONS: tuple[str, ...] = ("up", "down", "left", "right")
+DIRECTIONS: tuple[Direction, ...] = ("up", "down", "left", "right")
+#: How an agent ends an episode (:class:`Finish`).
+FinishStatus = Literal["success", "infeasible", "fail"]
+FINISH_STATUSES: tuple[FinishStatus, ...] = ("success", "infeasible", "fail")
+
+
+def as_direction(text: str) -> Direction:
+    """``text`` as a scroll direction (for values computed at run time); else
+    :class:`ActionError` naming the four."""
+    for d in DIRECTIONS:
+        if text == d:
+            return d
+    raise ActionError(f"scroll direction must be one of {', '.join(DIRECTIONS)}, got {text!r}")
+
+
+def as_finish_status(text: str) -> FinishStatus:
+    """``text`` as a finish status; else :class:`ActionError` naming the three."""
+    for s in FINISH_STATUSES:
+        if text == s:
+            return s
+    raise ActionError(f"finish.status must be one of {', '.join(FINISH_STATUSES)}, got {text!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +129,7 @@ class Scroll(Action):
     give a point inside it."""
 
     kind: ClassVar[str] = "scroll"
-    direction: str
+    direction: Direction
     element: str | None = None
     x: int | None = None
     y: int | None = None
@@ -159,7 +180,7 @@ class Finish(Action):
     """The agent declares the episode over: ``status`` is ``success`` or ``infeasible``."""
 
     kind: ClassVar[str] = "finish"
-    status: str = "success"
+    status: FinishStatus = "success"
     answer: str | None = None
 
 
@@ -219,12 +240,12 @@ def action_from_json(obj: Any) -> Action:
 def _validate(action: Action) -> None:
     if isinstance(action, Key) and action.key not in KEYS:
         raise ActionError(f"unknown key {action.key!r}; known: {', '.join(KEYS)}")
-    if isinstance(action, Scroll) and action.direction not in DIRECTIONS:
-        raise ActionError(f"scroll direction must be one of {DIRECTIONS}, got {action.direction!r}")
+    if isinstance(action, Scroll):
+        as_direction(action.direction)
     if isinstance(action, Type) and len(action.text) > MAX_TEXT:
         raise ActionError(f"type.text longer than {MAX_TEXT} characters")
-    if isinstance(action, Finish) and action.status not in ("success", "infeasible", "fail"):
-        raise ActionError(f"finish.status must be success/infeasible/fail, got {action.status!r}")
+    if isinstance(action, Finish):
+        as_finish_status(action.status)
     if isinstance(action, OpenApp) and not action.package:
         raise ActionError("open_app.package must not be empty")
     if isinstance(action, (LongPress, Swipe)) and not 0 <= action.duration_ms <= 60_000:

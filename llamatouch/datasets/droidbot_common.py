@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llamatouch.actions import KEYS, Key, LongPress, OpenApp, Scroll, Tap, Type
+from llamatouch.actions import KEYS, Key, LongPress, OpenApp, Scroll, Tap, Type, as_direction
 from llamatouch.datasets.problems import ImportProblem
-from llamatouch.errors import InputFormatError
+from llamatouch.errors import ActionError, InputFormatError
 from llamatouch.fsutil import load_json_file
 from llamatouch.ui.droidbot import screen_from_droidbot
 from llamatouch.ui.node import UINode, UIScreen
@@ -321,9 +321,11 @@ def convert_event(event: Mapping[str, Any], screen: UIScreen | None) -> Converte
     elif etype == "set_text":
         action = Type(text=str(event.get("text") or ""), element=key, x=cx, y=cy).to_json()
     elif etype == "scroll":
-        direction = str(event.get("direction") or "").lower()
-        if direction not in ("up", "down", "left", "right"):
-            return ConvertedEvent(None, key, attrs, f"scroll direction {direction!r}")
+        raw = str(event.get("direction") or "").lower()
+        try:
+            direction = as_direction(raw)
+        except ActionError:
+            return ConvertedEvent(None, key, attrs, f"scroll direction {raw!r}")
         action = Scroll(direction=direction, element=key, x=cx, y=cy).to_json()
     else:
         return ConvertedEvent(None, key, attrs, f"event type {etype!r} not supported")

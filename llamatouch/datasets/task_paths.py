@@ -17,7 +17,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from llamatouch.actions import Scroll, action_from_json
+from llamatouch.actions import Direction, Scroll, action_from_json
 from llamatouch.datasets.droidbot_common import element_attrs
 from llamatouch.ui.node import UINode, UIScreen
 from llamatouch.world import TASK_EDGE, World, WorldTransition
@@ -35,7 +35,7 @@ def _scrollable(screen: UIScreen) -> UINode | None:
     return best
 
 
-def scroll_direction(before: UIScreen, after: UIScreen) -> str:
+def scroll_direction(before: UIScreen, after: UIScreen) -> Direction:
     """Which way the page was scrolled between two screens: a labelled view present on both
     that moved up means the content scrolled ``down`` (and the other way round); ``down``
     when nothing tells."""

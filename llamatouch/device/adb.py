@@ -38,7 +38,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from llamatouch.actions import (
     KEYCODES,
@@ -121,10 +121,10 @@ class AdbConfig:
     dump_path: str = "/sdcard/window_dump.xml"
     reconnect_attempts: int = 2
     reconnect_delay_s: float = 0.5
-    use_u2: str = "auto"
+    use_u2: Literal["auto", "on", "off"] = "auto"
     u2_timeout_s: float = 10.0
     text_chunk: int = textinput.DEFAULT_CHUNK
-    ime: str = "auto"
+    ime: Literal["auto", "off"] = "auto"
     settle_s: float = 0.0
     check_bounds: bool = True
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from llamatouch.actions import Action, Key, LongPress, Scroll, Tap, Type
+from llamatouch.actions import Action, Direction, Key, LongPress, Scroll, Tap, Type
 from llamatouch.datasets.droidbot_common import element_attrs
 from llamatouch.ui.node import UINode, UIScreen
 
@@ -37,7 +37,7 @@ DEFAULT_AVOID: tuple[str, ...] = (
 #: Texts typed into editable views when the user gives no input dictionary.
 DEFAULT_INPUTS: tuple[str, ...] = ("hello",)
 #: Scroll directions tried on every scrollable view (DroidBot tries all four).
-DEFAULT_SCROLLS: tuple[str, ...] = ("down", "up", "left", "right")
+DEFAULT_SCROLLS: tuple[Direction, ...] = ("down", "up", "left", "right")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ class CandidateOptions:
 
     inputs: tuple[str, ...] = DEFAULT_INPUTS
     avoid: tuple[str, ...] = DEFAULT_AVOID
-    scroll_directions: tuple[str, ...] = DEFAULT_SCROLLS
+    scroll_directions: tuple[Direction, ...] = DEFAULT_SCROLLS
     tap_leaves: bool = True
     long_press: bool = True
 

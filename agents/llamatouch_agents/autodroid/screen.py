@@ -13,7 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from llamatouch.actions import Action, Key, Scroll, Tap, Type
+from llamatouch.actions import Action, Key, Scroll, Tap, Type, as_direction
 from llamatouch.ui.html import COMPACT_STYLE, HtmlStyle, render_html
 from llamatouch.ui.node import UINode, UIScreen
 
@@ -140,7 +140,8 @@ def choice_action(choice: Choice, text: str = "") -> Action:
     if choice.kind == "type":
         return Type(text=text, element=choice.key, x=x, y=y)
     if choice.kind in ("scroll_up", "scroll_down"):
-        return Scroll(direction=choice.kind.split("_", 1)[1], element=choice.key, x=x, y=y)
+        direction = as_direction(choice.kind.split("_", 1)[1])
+        return Scroll(direction=direction, element=choice.key, x=x, y=y)
     return Tap(x=x, y=y, element=choice.key)
 
 
