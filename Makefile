@@ -28,7 +28,7 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy -p llamatouch -p llamatouch_agents -p llamatouch_emulator
-	$(BIN)/mypy scripts/demo_builder.py
+	$(BIN)/mypy scripts/demo_builder.py benchmarks/*.py
 
 pytest: setup
 	$(BIN)/pytest

@@ -32,7 +32,7 @@ import tempfile
 import time
 from typing import Any
 
-from llamatouch.agent import AgentOptions, DeviceCapabilities, StepHistory
+from llamatouch.agent import AgentOptions, AgentTask, DeviceCapabilities, StepHistory
 from llamatouch.llm import LLMConfig, load_backend
 from llamatouch.llm.base import ChatMessage, LLMBackend, LLMResult
 from llamatouch.paths import droidtask_dir
@@ -76,7 +76,9 @@ def part1_latency(n_tasks: int, max_steps: int) -> tuple[list[dict[str, float]],
         for ep, task in enumerate(suite.tasks[:n_tasks]):
             llm.episode = ep
             dev.reset(task.app)
-            agent.reset(task, caps)  # builds the app's memory on first use (not timed)
+            # the agent's view (no ground truth), as the runner gives it; builds the app's
+            # memory on first use (not timed)
+            agent.reset(AgentTask.from_task(task, max_steps=max_steps), caps)
             history: list[StepHistory] = []
             for i in range(max_steps):
                 t0 = time.perf_counter()

@@ -53,7 +53,8 @@ def _prompts(session: AdbSession, steps: int) -> list[list[ChatMessage]]:
     """AutoDroid-like prompts over ``steps`` screens of the demo world."""
     world = session.virtual.world
     ids = sorted(world.states)[:steps]
-    out, history = [], []
+    out: list[list[ChatMessage]] = []
+    history: list[str] = []
     for i, sid in enumerate(ids):
         screen = world.screen(sid)
         lines = [f"<button id={k}>{n.text or n.content_desc or n.class_name.split('.')[-1]}"
