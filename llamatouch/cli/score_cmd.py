@@ -132,7 +132,7 @@ def _agreement_text(ag: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from llamatouch.essential.schema import PRIMITIVE_TYPES
-    from llamatouch.evaluator import EvalOptions, score_dir, summarise, to_frame
+    from llamatouch.evaluator import EvalOptions, score_dir, summarize, to_frame
     from llamatouch.evaluator.agreement import agreement, load_labels
 
     unknown = [t for t in args.skip if t not in PRIMITIVE_TYPES]
@@ -173,13 +173,13 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         workers=args.workers,
     )
-    summary = summarise(results)
+    summary = summarize(results)
     ag = agreement(results, labels) if labels is not None else None
 
     if args.format == "json":
         payload: dict[str, Any] = {
             "evaluator": args.evaluator,
-            "summary": summary,
+            "summary": summary.to_json(),
             "results": [r.to_json() for r in results],
         }
         if ag is not None:
@@ -206,14 +206,15 @@ def run(args: argparse.Namespace) -> int:
     # the summary table always goes to stderr when results go to stdout (keeps them parseable)
     stream = sys.stdout if to_file else sys.stderr
     print(
-        f"\nSummary ({args.evaluator}): {summary['total']} traces, "
-        f"{summary['success']} success, {summary['fail']} fail, {summary['error']} error",
+        f"\nSummary ({args.evaluator}): {summary.overall.total} traces, "
+        f"{summary.overall.success} success, {summary.overall.fail} fail, "
+        f"{summary.overall.error} error",
         file=stream,
     )
     print(f"  {'app':<40} {'total':>5} {'success':>8} {'fail':>5} {'error':>6}", file=stream)
-    for app, c in sorted(summary["by_app"].items()):
+    for app, c in sorted(summary.by_app.items()):
         print(
-            f"  {app:<40} {c['total']:>5} {c['success']:>8} {c['fail']:>5} {c['error']:>6}",
+            f"  {app:<40} {c.total:>5} {c.success:>8} {c.fail:>5} {c.error:>6}",
             file=stream,
         )
     if ag is not None:
@@ -221,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
     if run_dir is not None:
         print(f"run folder: {run_dir} (results.json, results.csv, summary.json; "
               f"'llamatouch report {run_dir}' shows it)", file=stream)
-    return 0 if summary["total"] > summary["error"] or summary["total"] == 0 else 1
+    counts = summary.overall
+    return 0 if counts.total > counts.error or counts.total == 0 else 1
 
 
 def _write_run_folder(out: Path, args: argparse.Namespace, results: list[Any]) -> None:

@@ -8,16 +8,26 @@ checkpoints of an :class:`~llamatouch.essential.schema.Annotation` and returns a
 
 from llamatouch.evaluator.matcher import evaluate
 from llamatouch.evaluator.options import EvalOptions, Evidence, Verdict
-from llamatouch.evaluator.scoring import ScoreResult, score_dir, score_trace, summarise, to_frame
+from llamatouch.evaluator.scoring import (
+    ScoreResult,
+    ScoreSummary,
+    StatusCounts,
+    score_dir,
+    score_trace,
+    summarize,
+    to_frame,
+)
 
 __all__ = [
     "EvalOptions",
     "Evidence",
     "ScoreResult",
+    "ScoreSummary",
+    "StatusCounts",
     "Verdict",
     "evaluate",
     "score_dir",
     "score_trace",
-    "summarise",
+    "summarize",
     "to_frame",
 ]

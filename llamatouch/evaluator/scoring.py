@@ -328,14 +328,47 @@ def to_frame(results: list[ScoreResult]) -> pd.DataFrame:
     return pd.DataFrame([r.to_row() for r in results])
 
 
-def summarise(results: list[ScoreResult]) -> dict[str, Any]:
+@dataclass(slots=True)
+class StatusCounts:
+    """How many results have each status."""
+
+    total: int = 0
+    success: int = 0
+    fail: int = 0
+    error: int = 0
+
+    def add(self, status: str) -> None:
+        self.total += 1
+        if status == "success":
+            self.success += 1
+        elif status == "fail":
+            self.fail += 1
+        else:
+            self.error += 1
+
+    def to_json(self) -> dict[str, int]:
+        return {"total": self.total, "success": self.success, "fail": self.fail,
+                "error": self.error}
+
+
+@dataclass(slots=True)
+class ScoreSummary:
+    """Counts by status, overall and by app (``?``: the app is unknown)."""
+
+    overall: StatusCounts = field(default_factory=StatusCounts)
+    by_app: dict[str, StatusCounts] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{total, success, fail, error, by_app: {app: {...}}}`` (``score --format json``)."""
+        out: dict[str, Any] = self.overall.to_json()
+        out["by_app"] = {app: c.to_json() for app, c in self.by_app.items()}
+        return out
+
+
+def summarize(results: list[ScoreResult]) -> ScoreSummary:
     """Counts by status, overall and by app."""
-    out: dict[str, Any] = {"total": len(results), "success": 0, "fail": 0, "error": 0}
-    by_app: dict[str, dict[str, int]] = {}
+    summary = ScoreSummary()
     for r in results:
-        out[r.status] = out.get(r.status, 0) + 1
-        app = by_app.setdefault(r.app or "?", {"total": 0, "success": 0, "fail": 0, "error": 0})
-        app["total"] += 1
-        app[r.status] = app.get(r.status, 0) + 1
-    out["by_app"] = by_app
-    return out
+        summary.overall.add(r.status)
+        summary.by_app.setdefault(r.app or "?", StatusCounts()).add(r.status)
+    return summary

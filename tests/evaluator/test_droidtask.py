@@ -12,7 +12,7 @@ import pytest
 from llamatouch.annotating.selftest import self_test
 from llamatouch.cli import main
 from llamatouch.essential.schema import load_annotations_dir
-from llamatouch.evaluator import score_dir, summarise
+from llamatouch.evaluator import score_dir, summarize
 from llamatouch.evaluator.agreement import agreement, load_labels
 from llamatouch.trace.format import read_trace
 
@@ -123,8 +123,8 @@ def test_score_dir_counts_bad_traces_and_annotations(
     assert "notes-task5.json" in res["notes-task5__gt"].reason
     assert res["notes-task6__gt"].status == "error"
     assert "no annotation" in res["notes-task6__gt"].reason
-    s = summarise(list(res.values()))
-    assert (s["total"], s["success"], s["fail"], s["error"]) == (8, 2, 1, 5)
+    s = summarize(list(res.values())).overall
+    assert (s.total, s.success, s.fail, s.error) == (8, 2, 1, 5)
 
 
 def test_cli_score_json_and_labels(variant_traces, droidtask_annotations, tmp_path, capsys):

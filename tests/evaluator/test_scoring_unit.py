@@ -150,3 +150,17 @@ def test_trace_folders_come_in_path_order_whatever_the_names(layout, tmp_path_fa
     got = find_trace_folders(root)
     assert got == find_traces(root)
     assert find_trace_folders(f"{root}/") == got
+
+
+def test_the_summary_is_a_typed_record_with_the_same_json(scored_dir):
+    from llamatouch.evaluator import ScoreSummary, StatusCounts, summarize
+
+    root, anns = scored_dir
+    summary = summarize(score_dir(root, anns))
+    assert isinstance(summary, ScoreSummary)
+    assert summary.overall == StatusCounts(total=6, success=3, fail=3, error=0)
+    assert summary.by_app == {"com.app": StatusCounts(total=6, success=3, fail=3, error=0)}
+    assert summary.to_json() == {
+        "total": 6, "success": 3, "fail": 3, "error": 0,
+        "by_app": {"com.app": {"total": 6, "success": 3, "fail": 3, "error": 0}},
+    }
