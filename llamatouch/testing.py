@@ -33,7 +33,7 @@ from typing import Any
 from llamatouch.agent import Agent, AgentOptions
 from llamatouch.llm.base import ChatMessage, LLMBackend, LLMResult, LLMUsage
 from llamatouch.runner.devices import DeviceSlot
-from llamatouch.runner.scoring import default_annotations_dir
+from llamatouch.runner.scorer import default_annotations_dir
 from llamatouch.runner.work import EpisodeSpec, EpisodeWork
 from llamatouch.runner.worker import EpisodeWorker, WorkerContext
 from llamatouch.tasks import load_suite

@@ -36,7 +36,7 @@ from llamatouch.runner.runconfig import (
     check_config,
     write_run_json,
 )
-from llamatouch.runner.scoring import Scorer, default_annotations_dir, score_into
+from llamatouch.runner.scorer import Scorer, default_annotations_dir, score_into
 from llamatouch.runner.work import DONE_STATUSES, EpisodeSpec, EpisodeWork
 from llamatouch.runner.worker import (
     AgentFactory,

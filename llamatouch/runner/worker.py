@@ -23,7 +23,7 @@ from llamatouch.runner.env import EpisodeEnv, InfraFailure
 from llamatouch.runner.episode import agent_info, run_episode
 from llamatouch.runner.on_device import OnDeviceLLM
 from llamatouch.runner.recorder import note_earlier_failures, note_on_device, record_unrun
-from llamatouch.runner.scoring import Scorer, score_into
+from llamatouch.runner.scorer import Scorer, score_into
 from llamatouch.runner.work import EpisodeOutcome, EpisodeStatus, EpisodeWork
 
 log = logging.getLogger(__name__)

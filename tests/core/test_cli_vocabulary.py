@@ -172,7 +172,7 @@ def test_eval_evaluator_options_reach_the_config(tmp_path: Path) -> None:
 
 
 def test_scorer_passes_the_options_to_the_evaluator() -> None:
-    from llamatouch.runner.scoring import Scorer
+    from llamatouch.runner.scorer import Scorer
 
     opts = Scorer(None, require_completion=True, allow_shared_screen=True,
                   skip_types=("click",))._evaluator_options()
