@@ -45,10 +45,13 @@ def adb_binary() -> str:
     env = os.environ.get("ADBUTILS_ADB_PATH")
     if env:
         return env
-    from adbutils._utils import _get_bin_dir, adb_path
+    import importlib.resources
 
-    bundled = Path(_get_bin_dir()) / ("adb.exe" if os.name == "nt" else "adb")
-    if bundled.is_file() and os.access(bundled, os.X_OK):
+    from adbutils import adb_path
+
+    binaries = importlib.resources.files("adbutils.binaries")
+    bundled = binaries / ("adb.exe" if os.name == "nt" else "adb")
+    if isinstance(bundled, Path) and bundled.is_file() and os.access(bundled, os.X_OK):
         return str(bundled)
     return str(adb_path())
 

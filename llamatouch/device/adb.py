@@ -146,7 +146,7 @@ def adb_client(host: str, port: int, timeout: float) -> Any:
     ``TCP_NODELAY`` on its sockets.
     """
     import adbutils
-    from adbutils._adb import AdbConnection
+    from adbutils import AdbConnection
 
     class _Connection(AdbConnection):
         def _safe_connect(self) -> Any:
