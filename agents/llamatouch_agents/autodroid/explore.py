@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from llamatouch.device.base import Device, Observation
 from llamatouch.errors import ActionError
@@ -113,8 +112,3 @@ def explore_device(
         screens=screens,
     )
     return world, stats
-
-
-def save_explored(world: World, folder: str | Path) -> Path:
-    """Write an explored world to ``folder`` (loadable with :func:`llamatouch.world.load_world`)."""
-    return world.save(folder)
