@@ -5,12 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from llamatouch.errors import LlamaTouchError
 from llamatouch.fsutil import atomic_write_json
 from llamatouch.paths import annotations_dir
 from llamatouch.trace.format import read_trace
+from llamatouch.trace.records import VerdictRecord, VerdictStatus
+
+if TYPE_CHECKING:  # the evaluator is imported when the first trace is scored
+    from llamatouch.essential.schema import Annotation
+    from llamatouch.evaluator import EvalOptions
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +58,7 @@ class Scorer:
         self.allow_shared_screen = allow_shared_screen
         self.skip_types = skip_types
         self._lock = threading.Lock()
-        self.annotations: dict[str, Any] = {}
+        self.annotations: dict[str, Annotation] = {}
         self.load_errors: list[str] = []
         if folder is not None:
             from llamatouch.essential.schema import load_annotations_dir
@@ -61,9 +66,9 @@ class Scorer:
             loaded = load_annotations_dir(folder)
             self.annotations = dict(loaded)
             self.load_errors = [str(e) for e in loaded.errors]
-        self._options: Any = None
+        self._options: EvalOptions | None = None
 
-    def _evaluator_options(self) -> Any:
+    def _evaluator_options(self) -> EvalOptions:
         if self._options is None:
             from llamatouch.evaluator import EvalOptions
 
@@ -77,8 +82,8 @@ class Scorer:
     def has(self, task_id: str) -> bool:
         return task_id in self.annotations
 
-    def score(self, trace_dir: Path, task_id: str) -> dict[str, Any] | None:
-        """The verdict as JSON (``None`` when the task has no annotation).
+    def score(self, trace_dir: Path, task_id: str) -> VerdictRecord | None:
+        """The verdict as the manifest keeps it (``None`` when the task has no annotation).
 
         An evaluator failure is a verdict ``error`` with its reason, never an exception.
         """
@@ -91,10 +96,11 @@ class Scorer:
             try:
                 trace = read_trace(trace_dir)
                 verdict = evaluate(trace, ann, self._evaluator_options())
-                out: dict[str, Any] = verdict.to_json()
+                return VerdictRecord.from_json(verdict.to_json(), trace_dir, "verdict")
             except LlamaTouchError as exc:
-                out = {"status": "error", "reason": f"{type(exc).__name__}: {exc}"}
-        return out
+                return VerdictRecord(
+                    VerdictStatus.ERROR, f"{type(exc).__name__}: {exc}", task_id=task_id
+                )
 
 
 def score_into(scorer: Scorer, trace_dir: Path, task_id: str) -> None:
@@ -104,8 +110,6 @@ def score_into(scorer: Scorer, trace_dir: Path, task_id: str) -> None:
     if verdict is None:
         return
     # rewrite only the manifest (TraceWriter would wipe the folder): load, set, save
-    from llamatouch.trace.records import VerdictRecord
-
     manifest = read_trace(trace_dir).manifest
-    manifest.verdict = VerdictRecord.from_json(verdict, trace_dir / "manifest.json", "verdict")
+    manifest.verdict = verdict
     atomic_write_json(trace_dir / "manifest.json", manifest.to_json())

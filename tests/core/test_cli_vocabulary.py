@@ -365,3 +365,18 @@ def test_eval_and_devices_find_a_device_on_the_adb_server_named(
     rows = json.loads((out / "results.json").read_text())
     assert [(r["status"], r["verdict"]) for r in rows] == [("finished", "success")]
     assert os.environ.get("ANDROID_ADB_SERVER_PORT") == before
+
+
+def test_the_scorer_answers_a_typed_verdict(tmp_path) -> None:
+    """``Scorer.score`` gives the manifest's record (no JSON dict in between); a trace it
+    cannot read is an ``error`` verdict naming why, not an exception."""
+    from llamatouch.paths import annotations_dir
+    from llamatouch.runner.scorer import Scorer
+    from llamatouch.trace.records import VerdictRecord, VerdictStatus
+
+    scorer = Scorer(annotations_dir() / "demo")
+    task_id = sorted(scorer.annotations)[0]
+    assert scorer.score(tmp_path / "missing", "no-such-task") is None
+    verdict = scorer.score(tmp_path / "missing", task_id)
+    assert isinstance(verdict, VerdictRecord)
+    assert verdict.status is VerdictStatus.ERROR and "missing" in verdict.reason
