@@ -81,7 +81,7 @@ def test_open_virtual_and_load_state() -> None:
         dev = handle.device
         assert isinstance(dev, VirtualDevice) and dev.serial == "virtual-2-demo"
         assert handle.kind is DeviceKind.VIRTUAL and handle.world_states
-        assert handle.world == str(demo_world_dir())
+        assert handle.world == "demo"  # a registered world by name: the same on every machine
         target = next(s for s in sorted(dev.world.states) if s != dev.current_state)
         dev.load_state(target)
         assert dev.current_state == target
@@ -89,6 +89,23 @@ def test_open_virtual_and_load_state() -> None:
             dev.save_state("x")
     finally:
         handle.close()
+
+
+def test_a_world_from_a_folder_is_recorded_as_that_folder(tmp_path: Path) -> None:
+    """A folder world keeps its path (an agent reopens it from there); only a world asked
+    for by its registered name is recorded by name."""
+    import shutil
+
+    folder = tmp_path / "mine"
+    shutil.copytree(demo_world_dir(), folder)
+    for spec in (f"virtual:{folder}", "virtual"):
+        request = OpenRequest(world=str(folder) if spec == "virtual" else "demo")
+        handle = open_device(DeviceSpec.parse(spec), request)
+        try:
+            assert handle.world == str(folder)
+            assert resolve_world(handle.world).root == folder
+        finally:
+            handle.close()
 
 
 def test_connect_virtual_means_the_demo_world() -> None:

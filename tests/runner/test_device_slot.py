@@ -12,7 +12,6 @@ from llamatouch.runner.devices import DeviceSlot
 from llamatouch.runner.runconfig import EvalConfig, RunError, check_config
 from llamatouch.world import resolve_world
 from llamatouch_emulator.virtual import VirtualDevice
-from llamatouch_emulator.worlds import demo_world_dir
 
 STATE = "notes_editor_new"
 
@@ -23,7 +22,7 @@ def test_virtual_slot_loads_the_start_state() -> None:
         dev, caps = slot.acquire("demo")
         assert isinstance(dev, VirtualDevice)
         assert (caps.kind, caps.serial, caps.world) == (
-            "virtual", "virtual-1-demo", str(demo_world_dir())
+            "virtual", "virtual-1-demo", "demo"
         )
         slot.reset_to("demo", STATE, "com.llamatouch.notes")
         assert dev.current_state == STATE
