@@ -17,7 +17,9 @@ sends its results over a pipe after every chunk, encoded with :mod:`marshal` whe
 plain data (several times faster to decode than :mod:`pickle`, which is the fallback; both
 ends are this interpreter). A worker that dies (a signal, the
 out-of-memory killer) loses only that item, returned as :class:`Lost` naming the cause;
-the items it had claimed but not sent are worked on here. An exception inside a worker is
+the items it had claimed but not sent are worked on here. A worker can even die inside a
+claim, holding the lock that guards the claims: a lock held past :data:`LOCK_WAIT_S` while a
+worker is dead is freed by the caller, so nothing waits on it forever. An exception inside a worker is
 a bug and is raised here, as a :class:`RuntimeError` carrying the worker's traceback.
 Workers ignore Ctrl-C (the caller handles it), die with the caller on Linux, and are ended
 when this returns or raises.
@@ -26,6 +28,7 @@ when this returns or raises.
 from __future__ import annotations
 
 import gc
+import logging
 import marshal
 import multiprocessing
 import pickle
@@ -46,6 +49,11 @@ T = TypeVar("T")
 #: most items a worker claims at once (small: the workers finish within one chunk of each
 #: other; large enough that claiming, at a lock and a message per chunk, costs nothing)
 MAX_CHUNK = 8
+#: seconds the claims lock may stay taken before the caller looks for a worker that died
+#: holding it (a claim holds it for microseconds)
+LOCK_WAIT_S = 2.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,20 +94,24 @@ class Claims:
         """The next ``[start, stop)`` for worker ``me``, at most ``chunk`` items: the front of
         its own segment, else the back of the segment with the most left; ``None``: all
         claimed."""
-        b = self._b
         with self._lock:
-            lo, hi = b[2 * me], b[2 * me + 1]
-            if lo < hi:
-                stop = min(hi, lo + chunk)
-                b[2 * me] = stop
-                return lo, stop
-            victim = max(range(self._workers), key=lambda k: b[2 * k + 1] - b[2 * k])
-            lo, hi = b[2 * victim], b[2 * victim + 1]
-            if lo >= hi:
-                return None
-            start = max(lo, hi - chunk)
-            b[2 * victim + 1] = start
-            return start, hi
+            return self.take(me, chunk)
+
+    def take(self, me: int, chunk: int) -> tuple[int, int] | None:
+        """:meth:`claim` for a caller that holds the lock."""
+        b = self._b
+        lo, hi = b[2 * me], b[2 * me + 1]
+        if lo < hi:
+            stop = min(hi, lo + chunk)
+            b[2 * me] = stop
+            return lo, stop
+        victim = max(range(self._workers), key=lambda k: b[2 * k + 1] - b[2 * k])
+        lo, hi = b[2 * victim], b[2 * victim + 1]
+        if lo >= hi:
+            return None
+        start = max(lo, hi - chunk)
+        b[2 * victim + 1] = start
+        return start, hi
 
 
 def default_chunk(n: int, workers: int) -> int:
@@ -120,6 +132,7 @@ class _Child:
     conn: Connection
     me: int
     finished: bool = False  # said "done"
+    freed: bool = False  # died holding the claims lock, which this process then released
 
 
 def run_stealing(
@@ -208,10 +221,31 @@ class _Run(Generic[T]):
 
     def _work_here(self) -> None:
         claims = Claims(self.bounds, self.lock)
-        while (got := claims.claim(0, self.chunk)) is not None:
+        while True:
+            while not self.lock.acquire(timeout=LOCK_WAIT_S):
+                self._free_a_dead_holder()
+            try:
+                got = claims.take(0, self.chunk)
+            finally:
+                self.lock.release()
+            if got is None:
+                return
             for i in range(*got):
                 self._put(i, self.work(i))
             self._drain(block=False)
+
+    def _free_a_dead_holder(self) -> None:
+        """The claims lock has been taken for :data:`LOCK_WAIT_S` (a claim takes
+        microseconds). A worker that died without saying it was done may have died holding
+        it: free it, once per such worker, so that the others (and this process) go on."""
+        for child in self.children:
+            if child.finished or child.freed or child.process.is_alive():
+                continue
+            child.freed = True
+            log.warning("worker %s %s holding the claims lock; freed it", child.me,
+                        describe_exit(child.process.exitcode))
+            self.lock.release()
+            return
 
     def _put(self, i: int, result: Any) -> None:
         self.results[i] = result
@@ -223,7 +257,11 @@ class _Run(Generic[T]):
         open_conns = [c.conn for c in self.children if not c.conn.closed]
         if not open_conns:
             return
-        ready = wait(open_conns, timeout=None if block else 0)
+        ready = wait(open_conns, timeout=LOCK_WAIT_S if block else 0)
+        if block and not ready and not self.lock.acquire(timeout=LOCK_WAIT_S):
+            self._free_a_dead_holder()  # the workers may be stuck behind a dead one
+        elif block and not ready:
+            self.lock.release()
         for child in self.children:
             if child.conn not in ready:
                 continue

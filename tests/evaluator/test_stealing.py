@@ -159,3 +159,28 @@ def test_results_that_are_not_plain_data_come_back_whole():
     ]
     assert all(type(r[1]) is _Colour for r in out)  # type: ignore[index]
     assert len({r[3] for r in out}) == 2  # type: ignore[index]
+
+
+def test_a_worker_killed_while_it_holds_the_claims_lock_hangs_nothing(monkeypatch):
+    """The claims lock is held for microseconds, but a worker can die in them (SIGKILL,
+    the OOM killer). The caller notices a lock held past ``LOCK_WAIT_S`` with a worker dead,
+    frees it, and finishes every item; nothing was in flight, so nothing is lost."""
+    from llamatouch.evaluator import stealing
+
+    monkeypatch.setattr(stealing, "LOCK_WAIT_S", 0.2)
+    real = stealing.Claims.claim
+    calls = {"n": 0}
+
+    def claim(self, me, chunk):
+        if os.getpid() != _PARENT:
+            calls["n"] += 1
+            if calls["n"] == 2:  # the worker's second claim: die holding the lock
+                self._lock.acquire()
+                os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, me, chunk)
+
+    monkeypatch.setattr(stealing.Claims, "claim", claim)
+    t0 = time.monotonic()
+    out = run_stealing(_square_and_pid, 40, workers=2, chunk=2)
+    assert time.monotonic() - t0 < 30
+    assert [v for v, _ in out] == [i * i for i in range(40)]  # type: ignore[misc]
