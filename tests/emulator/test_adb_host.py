@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proctree import children_map
 
 from llamatouch_emulator import adb_host
 from llamatouch_emulator.harness import adb_binary, free_port
@@ -24,20 +25,6 @@ from llamatouch_emulator.worlds import demo_world_dir
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _children_map() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        kids.setdefault(ppid, []).append(int(entry.name))
-    return kids
 
 
 def _is_adb_server(pid: int) -> bool:
@@ -50,7 +37,7 @@ def _is_adb_server(pid: int) -> bool:
 
 def adb_servers_under(root: int) -> set[int]:
     """adb server processes among the descendants of ``root``."""
-    kids = _children_map()
+    kids = children_map()
     found: set[int] = set()
     stack = [root]
     while stack:
@@ -212,7 +199,7 @@ def test_kill_9_of_the_run_and_all_its_workers_leaves_no_adb_server(tmp_path: Pa
     proc = _eval(tmp_path, "massacre", workers=4)
     seen, _ = _watch(proc, until=240, want=2)
     assert seen, "no adb server started"
-    kids = _children_map()
+    kids = children_map()
     victims, stack = [proc.pid], [proc.pid]
     while stack:
         for child in kids.get(stack.pop(), []):

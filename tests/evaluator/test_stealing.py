@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from proctree import HAS_PROC, children_map
 
 from llamatouch.evaluator.stealing import Claims, Lost, run_stealing
 
@@ -117,7 +118,7 @@ def test_a_bug_in_a_worker_is_raised_here_with_its_traceback():
     assert "ZeroDivisionError" in str(ei.value)
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.skipif(not HAS_PROC, reason="reads /proc")
 def test_no_worker_is_left_behind():
     before = _children()
     run_stealing(_square_and_pid, 20, workers=3, chunk=2)
@@ -127,19 +128,7 @@ def test_no_worker_is_left_behind():
 
 
 def _children() -> set[int]:
-    me = os.getpid()
-    out = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == me and fields[0] != "Z":
-            out.add(int(entry.name))
-    return out
+    return set(children_map().get(os.getpid(), []))
 
 
 class _Colour(enum.StrEnum):
