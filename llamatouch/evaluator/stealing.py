@@ -19,8 +19,9 @@ ends are this interpreter). A worker that dies (a signal, the
 out-of-memory killer) loses only that item, returned as :class:`Lost` naming the cause;
 the items it had claimed but not sent are worked on here. A worker can even die inside a
 claim, holding the lock that guards the claims: a lock held past :data:`LOCK_WAIT_S` while a
-worker is dead is freed by the caller, so nothing waits on it forever. An exception inside a worker is
-a bug and is raised here, as a :class:`RuntimeError` carrying the worker's traceback.
+worker is dead is freed by the caller, so nothing waits on it forever. An exception inside a
+worker is a bug and is raised here, as a :class:`RuntimeError` carrying the worker's
+traceback.
 Workers ignore Ctrl-C (the caller handles it), die with the caller on Linux, and are ended
 when this returns or raises.
 """
