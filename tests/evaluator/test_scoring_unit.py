@@ -86,9 +86,9 @@ def test_a_worker_killed_on_a_trace_costs_that_trace_only(scored_dir, monkeypatc
     """A worker process that dies (here: SIGKILL while on the last trace, which lies in the
     forked worker's half) turns that trace into an ``error`` naming the signal; every other
     trace is scored, the ones the dead worker had claimed by this process."""
+    import multiprocessing
     import os
     import signal
-    import time
 
     from llamatouch.evaluator import scoring
 
@@ -97,11 +97,13 @@ def test_a_worker_killed_on_a_trace_costs_that_trace_only(scored_dir, monkeypatc
     victim = str(paths[-1])
     parent = os.getpid()
     real = scoring._score_one
+    reached = multiprocessing.get_context("fork").Event()  # shared with the forked worker
 
     def score_one(path, *args):
-        if os.getpid() == parent:
-            time.sleep(0.05)  # the forked worker reaches its traces first
+        if os.getpid() == parent:  # wait until the worker is on the victim, whatever the load
+            assert reached.wait(60), "the forked worker never reached its last trace"
         elif str(path) == victim:
+            reached.set()
             os.kill(os.getpid(), signal.SIGKILL)
         return real(path, *args)
 

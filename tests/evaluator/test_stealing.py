@@ -5,8 +5,10 @@ only the item it was on."""
 from __future__ import annotations
 
 import enum
+import multiprocessing
 import os
 import signal
+import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -57,12 +59,35 @@ def test_segments_are_contiguous_and_even():
 
 
 _PARENT = os.getpid()
+#: set by a forked worker, and by this process, when it starts an item (every fork of this
+#: process shares them)
+_WORKER_STARTED = multiprocessing.get_context("fork").Event()
+_HERE_STARTED = multiprocessing.get_context("fork").Event()
+#: whether both wait for each other at their first item (see ``both_work``)
+_GATED = False
+
+
+@pytest.fixture
+def both_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process and the forked worker each wait at their first item until the other has
+    started one: both surely get items, and the worker its first chunk, however loaded the
+    machine is (a worker that does not sleep can otherwise claim everything while this
+    process is descheduled after the fork, and a timer alone was not enough under CI load)."""
+    _WORKER_STARTED.clear()
+    _HERE_STARTED.clear()
+    monkeypatch.setattr(sys.modules[__name__], "_GATED", True)
 
 
 def _slow_here() -> None:
-    """Items scored by this (the calling) process take a while, so the forked workers get
-    theirs before this process could steal them all."""
-    if os.getpid() == _PARENT:
+    """Items of this (the calling) process take a while; with ``both_work`` the two
+    processes meet at their first items."""
+    here = os.getpid() == _PARENT
+    if _GATED:
+        mine, theirs = (_HERE_STARTED, _WORKER_STARTED) if here else (_WORKER_STARTED,
+                                                                       _HERE_STARTED)
+        mine.set()
+        assert theirs.wait(60), "the other process started no item within 60 s"
+    if here:
         time.sleep(0.01)
 
 
@@ -71,7 +96,7 @@ def _square_and_pid(i: int) -> tuple[int, int]:
     return i * i, os.getpid()
 
 
-def test_every_item_once_in_order_and_the_caller_works_too():
+def test_every_item_once_in_order_and_the_caller_works_too(both_work):
     ticks: list[int] = []
     out = run_stealing(_square_and_pid, 60, workers=2, chunk=3, tick=lambda: ticks.append(1))
     assert [v for v, _ in out] == [i * i for i in range(60)]  # type: ignore[misc]
@@ -93,7 +118,7 @@ def _dies_on_13(i: int) -> tuple[int, int]:
     return i, os.getpid()
 
 
-def test_a_killed_worker_loses_only_the_item_it_was_on():
+def test_a_killed_worker_loses_only_the_item_it_was_on(both_work):
     """Item 13 sits in the second worker's segment and kills it; the items it had claimed
     but not sent are redone here, and item 13 comes back as ``Lost`` naming the signal."""
     out = run_stealing(_dies_on_13, 20, workers=2, chunk=4)
@@ -112,7 +137,7 @@ def _raises_on_7(i: int) -> int:
     return i
 
 
-def test_a_bug_in_a_worker_is_raised_here_with_its_traceback():
+def test_a_bug_in_a_worker_is_raised_here_with_its_traceback(both_work):
     with pytest.raises(RuntimeError, match="boom at 7") as ei:
         run_stealing(_raises_on_7, 12, workers=2, chunk=2)
     assert "ZeroDivisionError" in str(ei.value)
@@ -140,7 +165,7 @@ def _not_plain(i: int) -> tuple[object, ...]:
     return (Path(f"p{i}"), _Colour.RED, {"i": [i, float(i), None, True]}, os.getpid())
 
 
-def test_results_that_are_not_plain_data_come_back_whole():
+def test_results_that_are_not_plain_data_come_back_whole(both_work):
     """Plain data travels as marshal, anything else (a Path, a str enum) as pickle."""
     out = run_stealing(_not_plain, 40, workers=2, chunk=2)
     assert [r[:3] for r in out] == [  # type: ignore[index]
@@ -150,7 +175,9 @@ def test_results_that_are_not_plain_data_come_back_whole():
     assert len({r[3] for r in out}) == 2  # type: ignore[index]
 
 
-def test_a_worker_killed_while_it_holds_the_claims_lock_hangs_nothing(monkeypatch):
+def test_a_worker_killed_while_it_holds_the_claims_lock_hangs_nothing(
+    monkeypatch, both_work
+):
     """The claims lock is held for microseconds, but a worker can die in them (SIGKILL,
     the OOM killer). The caller notices a lock held past ``LOCK_WAIT_S`` with a worker dead,
     frees it, and finishes every item; nothing was in flight, so nothing is lost."""
