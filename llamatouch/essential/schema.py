@@ -535,7 +535,22 @@ def _similarity(
 
 
 @dataclass(frozen=True, slots=True)
-class FuzzyPrimitive(Primitive):
+class _SimilarityPrimitive(Primitive):
+    """A similarity check, of the best-matching node (``scope="component"``) or of the whole
+    screen's text (``scope="screen"``, against ``text``); ``threshold``: the minimum score
+    (``None``: the type's default)."""
+
+    component: Component | None = None
+    scope: str | None = None
+    text: str | None = None
+    threshold: float | None = None
+
+    def effective_scope(self) -> str:
+        return self.scope or "component"
+
+
+@dataclass(frozen=True, slots=True)
+class FuzzyPrimitive(_SimilarityPrimitive):
     """Text similarity (rapidfuzz) of the best-matching node (``scope="component"``: the
     component's ``text`` or ``content_desc`` is the reference, its other attributes narrow the
     candidates) or of the whole screen's text (``scope="screen"``: ``text`` is the reference).
@@ -547,14 +562,7 @@ class FuzzyPrimitive(Primitive):
     """
 
     kind: ClassVar[str] = "fuzzy"
-    component: Component | None = None
-    scope: str | None = None
-    text: str | None = None
-    threshold: float | None = None
     scorer: str | None = None
-
-    def effective_scope(self) -> str:
-        return self.scope or "component"
 
     @classmethod
     def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
@@ -564,18 +572,11 @@ class FuzzyPrimitive(Primitive):
 
 
 @dataclass(frozen=True, slots=True)
-class SemanticPrimitive(Primitive):
+class SemanticPrimitive(_SimilarityPrimitive):
     """Embedding similarity, scopes as for :class:`FuzzyPrimitive`; ``threshold``: minimum
     cosine similarity (``None`` = the documented default)."""
 
     kind: ClassVar[str] = "semantic"
-    component: Component | None = None
-    scope: str | None = None
-    text: str | None = None
-    threshold: float | None = None
-
-    def effective_scope(self) -> str:
-        return self.scope or "component"
 
     @classmethod
     def _parse(cls, ctx: _Ctx, obj: dict[str, Any], where: str) -> Primitive:
