@@ -28,12 +28,12 @@ def die_with_parent(sig: int = signal.SIGTERM, parent: int = 0) -> bool:
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        ok = libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+        ok: bool = libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
     except (OSError, AttributeError):  # pragma: no cover - exotic libc
         return False
     if parent and os.getppid() != parent:
         os._exit(1)
-    return bool(ok)
+    return ok
 
 
 def describe_exit(exitcode: int | None) -> str:

@@ -259,10 +259,11 @@ class _Run(Generic[T]):
         if not open_conns:
             return
         ready = wait(open_conns, timeout=LOCK_WAIT_S if block else 0)
-        if block and not ready and not self.lock.acquire(timeout=LOCK_WAIT_S):
-            self._free_a_dead_holder()  # the workers may be stuck behind a dead one
-        elif block and not ready:
-            self.lock.release()
+        if block and not ready:  # nothing for a while: are the workers stuck on the lock?
+            if self.lock.acquire(timeout=LOCK_WAIT_S):
+                self.lock.release()
+            else:
+                self._free_a_dead_holder()
         for child in self.children:
             if child.conn not in ready:
                 continue
