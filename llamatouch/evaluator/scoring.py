@@ -159,13 +159,10 @@ class _Job:
     paths: tuple[str, ...] = ()
 
     def score_at(self, i: int) -> ScoreResult:
-        """Score ``paths[i]``."""
-        return self.score(self.paths[i])
-
-    def score(self, path: str | Path) -> ScoreResult:
+        """Score ``paths[i]`` (timed)."""
         t0 = time.perf_counter()
         res = _score_one(
-            path,
+            self.paths[i],
             self.annotations,
             self.load_errors,
             self.evaluator,
